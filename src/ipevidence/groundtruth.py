@@ -3,20 +3,42 @@
 A :class:`GroundTruth` holds one address family (4 or 6) as columns of equal length. The
 address column is ``uint32`` for IPv4 and ``S16`` (16 bytes, network order) for IPv6, as
 everywhere in the library (see :mod:`ipevidence.addresses`).
+
+A ground truth is saved as ONE file (:meth:`GroundTruth.save`): a deflated ``.npz``
+zip whose members are the columns as ``.npy`` arrays plus a ``metadata`` member holding canonical
+JSON (family, funnel, provenance, parameters). The zip is written with fixed timestamps, so the
+same ground truth always gives the same bytes; it is read back with ``allow_pickle=False``.
+How the ground truth is built is in :mod:`ipevidence.history`.
 """
 
 from __future__ import annotations
 
+import csv
+import io
+import json
+import os
+import zipfile
 from collections.abc import Mapping
-from typing import Any
+from pathlib import Path
+from typing import Any, Final, Literal
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .provenance import ArchiveProvenance
+from .addresses import IPV4_DTYPE, IPV6_DTYPE, format_ipv4, format_ipv6
+from .errors import GroundTruthFormatError
+from .jsonutil import canonical_json
+from .provenance import LIBRARY_VERSION, ArchiveProvenance
 
-__all__ = ["GROUND_TRUTH_COLUMNS", "Funnel", "FunnelStep", "GroundTruth"]
+__all__ = [
+    "GROUND_TRUTH_COLUMNS",
+    "GROUND_TRUTH_FORMAT",
+    "Funnel",
+    "FunnelStep",
+    "GroundTruth",
+    "Removals",
+]
 
 GROUND_TRUTH_COLUMNS: tuple[str, ...] = (
     "probe_id",
@@ -29,6 +51,23 @@ GROUND_TRUTH_COLUMNS: tuple[str, ...] = (
     "first_seen",
     "last_seen",
 )
+
+#: the ``format`` value in a saved file's metadata, and its version
+GROUND_TRUTH_FORMAT: Final = "ipevidence-groundtruth"
+_FORMAT_VERSION: Final = 1
+
+_DAY = np.dtype("datetime64[D]")
+_FIXED_DTYPES: Final[Mapping[str, np.dtype[Any]]] = {
+    "probe_id": np.dtype(np.int32),
+    "country": np.dtype("S2"),
+    "latitude": np.dtype(np.float64),
+    "longitude": np.dtype(np.float64),
+    "asn": np.dtype(np.uint32),
+    "date": _DAY,
+    "first_seen": _DAY,
+    "last_seen": _DAY,
+}
+_REMOVAL_COLUMNS: tuple[str, ...] = ("probe_id", "address", "date", "reason")
 
 
 @attrs.frozen
@@ -53,6 +92,18 @@ class FunnelStep:
             "rows_out": self.rows_out,
         }
 
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FunnelStep:
+        return cls(
+            name=str(data["name"]),
+            description=str(data["description"]),
+            rows_in=int(data["rows_in"]),
+            removed=int(data["removed"]),
+        )
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.rows_in:,} in, {self.removed:,} removed, {self.rows_out:,} out"
+
 
 @attrs.frozen
 class Funnel:
@@ -63,6 +114,150 @@ class Funnel:
 
     def to_dict(self) -> dict[str, Any]:
         return {"family": self.family, "steps": [s.to_dict() for s in self.steps]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Funnel:
+        return cls(family=int(data["family"]), steps=tuple(FunnelStep.from_dict(s) for s in data["steps"]))
+
+    def step(self, name: str) -> FunnelStep:
+        """The step called ``name``; KeyError when the pipeline had no such step."""
+        for s in self.steps:
+            if s.name == name:
+                return s
+        raise KeyError(name)
+
+    def removed_by_step(self) -> dict[str, int]:
+        """Rows removed by every step, in pipeline order."""
+        return {s.name: s.removed for s in self.steps}
+
+    def __str__(self) -> str:
+        lines = [f"IPv{self.family} filter funnel:"]
+        lines += [f"  {s}" for s in self.steps]
+        return "\n".join(lines)
+
+
+def _empty_address(family: int) -> npt.NDArray[Any]:
+    return np.zeros(0, dtype=IPV4_DTYPE if family == 4 else IPV6_DTYPE)
+
+
+@attrs.frozen(eq=False)
+class Removals:
+    """What a build removed, row by row, and the daily filter's counts day by day.
+
+    * ``probe_id``/``address``/``date``/``reason``: one entry per ground-truth row removed AFTER
+      linking (unreliable probe, excluded probe, border, cloud...), ``reason`` a short code such as
+      ``"unreliable_probe"``, ``"border:other_country"`` or ``"cloud_asn:16509"``;
+    * ``daily_days`` (n days) with ``daily_counts`` (n days x len(``daily_rules``)): how many
+      records each daily rule removed on each day (first column: records in the day's file).
+    """
+
+    family: int
+    probe_id: npt.NDArray[np.int32]
+    address: npt.NDArray[Any]
+    date: npt.NDArray[np.datetime64]
+    reason: npt.NDArray[np.str_]
+    daily_rules: tuple[str, ...] = ()
+    daily_days: npt.NDArray[np.datetime64] = attrs.field(factory=lambda: np.zeros(0, _DAY))
+    daily_counts: npt.NDArray[np.int64] = attrs.field(factory=lambda: np.zeros((0, 0), np.int64))
+
+    def __attrs_post_init__(self) -> None:
+        n = self.probe_id.shape[0]
+        for name in _REMOVAL_COLUMNS:
+            if getattr(self, name).shape != (n,):
+                raise ValueError(f"removal column {name} has shape {getattr(self, name).shape}")
+        if self.daily_counts.shape != (self.daily_days.shape[0], len(self.daily_rules)) and not (
+            self.daily_counts.size == 0 and self.daily_days.size == 0
+        ):
+            raise ValueError("daily_counts must have one row per day and one column per rule")
+
+    @classmethod
+    def empty(cls, family: int) -> Removals:
+        return cls(
+            family=family,
+            probe_id=np.zeros(0, np.int32),
+            address=_empty_address(family),
+            date=np.zeros(0, _DAY),
+            reason=np.zeros(0, "U1"),
+        )
+
+    def __len__(self) -> int:
+        return int(self.probe_id.shape[0])
+
+    def by_reason(self) -> dict[str, int]:
+        """Number of removed rows per reason code, sorted by code."""
+        codes, counts = np.unique(self.reason, return_counts=True)
+        return {str(c): int(k) for c, k in zip(codes.tolist(), counts.tolist(), strict=False)}
+
+    def daily_totals(self) -> dict[str, int]:
+        """The daily filter's counts summed over all days, per rule."""
+        if self.daily_counts.size == 0:
+            return {r: 0 for r in self.daily_rules}
+        sums = self.daily_counts.sum(axis=0)
+        return {r: int(v) for r, v in zip(self.daily_rules, sums.tolist(), strict=False)}
+
+    def addresses_text(self) -> list[str]:
+        return format_ipv4(self.address) if self.family == 4 else format_ipv6(self.address)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "family": self.family,
+            "removed_rows": len(self),
+            "removed_by_reason": self.by_reason(),
+            "days": int(self.daily_days.shape[0]),
+            "daily_rules": list(self.daily_rules),
+            "daily_totals": self.daily_totals(),
+        }
+
+    def __str__(self) -> str:
+        parts = ", ".join(f"{k} {v:,}" for k, v in self.by_reason().items()) or "none"
+        return f"IPv{self.family} removals after linking: {len(self):,} rows ({parts})"
+
+
+def _country_code16(country: npt.NDArray[np.bytes_]) -> npt.NDArray[np.uint16]:
+    """The two ASCII bytes of an ``S2`` column as one big-endian 16-bit number per row."""
+    raw = np.ascontiguousarray(np.asarray(country, dtype="S2")).tobytes()
+    return np.frombuffer(raw, dtype=">u2").astype(np.uint16)
+
+
+def _atomic_target(path: Path) -> Path:
+    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
+
+
+def _write_members(path: Path, members: Mapping[str, npt.NDArray[Any]]) -> None:
+    """Write a deterministic npz (fixed timestamps, sorted members) atomically."""
+    tmp = _atomic_target(path)
+    try:
+        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
+            for name in sorted(members):
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                info.external_attr = 0o644 << 16
+                info.create_system = 3
+                with zf.open(info, "w", force_zip64=True) as f:
+                    np.lib.format.write_array(f, np.ascontiguousarray(members[name]), allow_pickle=False)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _write_text_atomic(path: Path, text: str) -> None:
+    tmp = _atomic_target(path)
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def _check_column(name: str, col: npt.NDArray[Any], dtype: np.dtype[Any], where: str) -> npt.NDArray[Any]:
+    if col.ndim != 1 or col.dtype != dtype:
+        raise GroundTruthFormatError(
+            f"{where}: member {name} has dtype {col.dtype} shape {col.shape}, expected {dtype} 1-d"
+        )
+    return col
 
 
 @attrs.frozen(eq=False)
@@ -78,6 +273,8 @@ class GroundTruth:
 
     ``funnel`` counts every rule's removals, ``provenance`` names the archive days, and
     ``parameters`` records every parameter of the build (policy, tolerances, ASN sets, ...).
+    ``removals`` (optional) lists the rows removed after linking with their reason and the
+    daily filter's per-day counts.
     """
 
     family: int
@@ -93,6 +290,7 @@ class GroundTruth:
     funnel: Funnel = attrs.field(factory=lambda: Funnel(family=4))
     provenance: ArchiveProvenance | None = None
     parameters: Mapping[str, Any] = attrs.field(factory=dict)
+    removals: Removals | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.family not in (4, 6):
@@ -114,3 +312,263 @@ class GroundTruth:
     def select(self, mask: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> GroundTruth:
         """A ground truth holding only the rows picked by a boolean mask or index array."""
         return attrs.evolve(self, **{name: getattr(self, name)[mask] for name in GROUND_TRUTH_COLUMNS})
+
+    @classmethod
+    def empty(cls, family: int, **kwargs: Any) -> GroundTruth:
+        """A ground truth with no rows (columns of the right dtypes)."""
+        day = np.zeros(0, _DAY)
+        return cls(
+            family=family,
+            probe_id=np.zeros(0, np.int32),
+            address=_empty_address(family),
+            country=np.zeros(0, "S2"),
+            latitude=np.zeros(0, np.float64),
+            longitude=np.zeros(0, np.float64),
+            asn=np.zeros(0, np.uint32),
+            date=day,
+            first_seen=day.copy(),
+            last_seen=day.copy(),
+            **kwargs,
+        )
+
+    # ------------------------------------------------------------------ summaries
+
+    def counts_per_year(self) -> dict[int, int]:
+        """Rows per calendar year of the row's date, sorted by year."""
+        years, counts = np.unique(self.years, return_counts=True)
+        return {int(y): int(c) for y, c in zip(years.tolist(), counts.tolist(), strict=False)}
+
+    def counts_per_country_year(self) -> dict[str, dict[int, int]]:
+        """Rows per declared country and year: ``{"DE": {2015: 120, ...}, ...}``, sorted."""
+        if len(self) == 0:
+            return {}
+        years = self.years
+        base = int(years.min())
+        # one integer key per (country, year): the country's two bytes, then the year offset
+        code = _country_code16(self.country).astype(np.int64)
+        key = code * 4096 + (years - base)
+        uniq, counts = np.unique(key, return_counts=True)
+        out: dict[str, dict[int, int]] = {}
+        for k, n in zip(uniq.tolist(), counts.tolist(), strict=True):
+            c = int(k) // 4096
+            country = bytes([c >> 8, c & 0xFF]).decode("ascii")
+            out.setdefault(country, {})[int(k) % 4096 + base] = int(n)
+        return out
+
+    def counts_per_country(self) -> dict[str, int]:
+        """Rows per declared country, sorted by code."""
+        codes, counts = np.unique(self.country, return_counts=True)
+        return {c.decode("ascii"): int(k) for c, k in zip(codes.tolist(), counts.tolist(), strict=False)}
+
+    def window(self, first_year: int, last_year: int) -> GroundTruth:
+        """The rows whose date falls in the years ``first_year`` to ``last_year`` inclusive.
+
+        The window is recorded in ``parameters["window"]``; funnel, provenance and removals are
+        those of the whole build.
+        """
+        if first_year > last_year:
+            raise ValueError(f"window {first_year}-{last_year}: the first year is after the last")
+        years = self.years
+        sub = self.select((years >= first_year) & (years <= last_year))
+        params = dict(self.parameters)
+        params["window"] = {"first_year": int(first_year), "last_year": int(last_year)}
+        return attrs.evolve(sub, parameters=params)
+
+    def addresses_text(self) -> list[str]:
+        """The address column as text."""
+        return format_ipv4(self.address) if self.family == 4 else format_ipv6(self.address)
+
+    def _date_span(self) -> tuple[str | None, str | None]:
+        if len(self) == 0:
+            return None, None
+        return str(self.date.min()), str(self.date.max())
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready summary: sizes, per-year counts, funnel, provenance, parameters."""
+        first, last = self._date_span()
+        return {
+            "family": self.family,
+            "rows": len(self),
+            "probes": int(np.unique(self.probe_id).size),
+            "countries": int(np.unique(self.country).size),
+            "first_date": first,
+            "last_date": last,
+            "counts_per_year": {str(k): v for k, v in self.counts_per_year().items()},
+            "funnel": self.funnel.to_dict(),
+            "provenance": self.provenance.to_dict() if self.provenance is not None else None,
+            "parameters": dict(self.parameters),
+            "removals": self.removals.to_dict() if self.removals is not None else None,
+        }
+
+    def __str__(self) -> str:
+        first, last = self._date_span()
+        span = f"{first} to {last}" if first else "no dates"
+        dedup = self.parameters.get("dedup", "?")
+        head = (
+            f"GroundTruth IPv{self.family}: {len(self):,} rows, {np.unique(self.probe_id).size:,} probes, "
+            f"{np.unique(self.country).size:,} countries, {span} (most distant selection: {dedup})"
+        )
+        years = ", ".join(f"{y}: {c:,}" for y, c in self.counts_per_year().items())
+        lines = [head]
+        if years:
+            lines.append(f"  rows per year: {years}")
+        if self.funnel.steps:
+            lines.append("  " + str(self.funnel).replace("\n", "\n  "))
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ files
+
+    def _metadata(self) -> dict[str, Any]:
+        meta: dict[str, Any] = {
+            "format": GROUND_TRUTH_FORMAT,
+            "format_version": _FORMAT_VERSION,
+            "library_version": LIBRARY_VERSION,
+            "family": self.family,
+            "rows": len(self),
+            "funnel": self.funnel.to_dict(),
+            "provenance": self.provenance.to_dict() if self.provenance is not None else None,
+            "parameters": dict(self.parameters),
+            "removals": None,
+        }
+        if self.removals is not None:
+            meta["removals"] = {"daily_rules": list(self.removals.daily_rules)}
+        return meta
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the ground truth to ONE ``.npz`` file, atomically, and return its path.
+
+        The same ground truth always gives the same bytes (fixed zip timestamps, canonical JSON).
+        """
+        target = Path(path)
+        members: dict[str, npt.NDArray[Any]] = {name: getattr(self, name) for name in GROUND_TRUTH_COLUMNS}
+        meta = canonical_json(self._metadata()).encode("utf-8")
+        members["metadata"] = np.frombuffer(meta, dtype=np.uint8)
+        if self.removals is not None:
+            r = self.removals
+            members["removed_probe_id"] = r.probe_id
+            members["removed_address"] = r.address
+            members["removed_date"] = r.date
+            # a fixed-width unicode column: no pickle needed
+            members["removed_reason"] = r.reason.astype(
+                f"<U{max(1, int(np.char.str_len(r.reason).max(initial=1)))}"
+            )
+            members["daily_days"] = r.daily_days
+            members["daily_counts"] = r.daily_counts.astype(np.int64)
+        _write_members(target, members)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> GroundTruth:
+        """Read a file written by :meth:`save`; a broken file raises GroundTruthFormatError."""
+        where = str(path)
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{where}: no such ground-truth file")
+        try:
+            with np.load(path, allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in npz.files}
+        except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
+            raise GroundTruthFormatError(f"{where}: not a readable ground-truth file ({exc})") from exc
+        if "metadata" not in arrays:
+            raise GroundTruthFormatError(f"{where}: no metadata member; not a ground-truth file")
+        try:
+            meta = json.loads(arrays["metadata"].tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise GroundTruthFormatError(f"{where}: metadata is not JSON ({exc})") from exc
+        if not isinstance(meta, dict) or meta.get("format") != GROUND_TRUTH_FORMAT:
+            raise GroundTruthFormatError(f"{where}: metadata does not name the {GROUND_TRUTH_FORMAT} format")
+        if meta.get("format_version") != _FORMAT_VERSION:
+            raise GroundTruthFormatError(
+                f"{where}: unsupported format version {meta.get('format_version')!r}"
+            )
+        family = meta.get("family")
+        if family not in (4, 6):
+            raise GroundTruthFormatError(f"{where}: family {family!r} is not 4 or 6")
+        addr_dtype = np.dtype(IPV4_DTYPE if family == 4 else IPV6_DTYPE)
+        cols: dict[str, npt.NDArray[Any]] = {}
+        for name in GROUND_TRUTH_COLUMNS:
+            if name not in arrays:
+                raise GroundTruthFormatError(f"{where}: column {name} is missing")
+            dtype = addr_dtype if name == "address" else _FIXED_DTYPES[name]
+            cols[name] = _check_column(name, arrays[name], dtype, where)
+        n = cols["probe_id"].shape[0]
+        if any(c.shape[0] != n for c in cols.values()) or meta.get("rows") != n:
+            raise GroundTruthFormatError(f"{where}: columns differ in length or disagree with the metadata")
+        try:
+            funnel = Funnel.from_dict(meta["funnel"])
+            prov = meta.get("provenance")
+            provenance = ArchiveProvenance.from_dict(prov) if prov is not None else None
+            parameters = meta.get("parameters") or {}
+            removals = None
+            if meta.get("removals") is not None:
+                removals = Removals(
+                    family=family,
+                    probe_id=_check_column(
+                        "removed_probe_id", arrays["removed_probe_id"], np.dtype(np.int32), where
+                    ),
+                    address=_check_column("removed_address", arrays["removed_address"], addr_dtype, where),
+                    date=_check_column("removed_date", arrays["removed_date"], _DAY, where),
+                    reason=arrays["removed_reason"].astype(str),
+                    daily_rules=tuple(str(r) for r in meta["removals"]["daily_rules"]),
+                    daily_days=_check_column("daily_days", arrays["daily_days"], _DAY, where),
+                    daily_counts=arrays["daily_counts"].astype(np.int64),
+                )
+            return cls(
+                family=family,
+                **cols,
+                funnel=funnel,
+                provenance=provenance,
+                parameters=parameters,
+                removals=removals,
+            )
+        except GroundTruthFormatError:
+            raise
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GroundTruthFormatError(f"{where}: inconsistent ground-truth file ({exc!r})") from exc
+
+    def to_csv(
+        self, path: str | os.PathLike[str], *, style: Literal["library", "reference"] = "library"
+    ) -> Path:
+        """Write the rows as CSV, atomically.
+
+        ``style="library"``: ``probe_id,address,country,latitude,longitude,asn,date,first_seen,last_seen``
+        (ISO dates, empty for NaT). ``style="reference"``: the reference notebook's
+        ``history/histdataset.csv`` columns ``ip,cntr,id,date,latlon`` with ``date`` as ``YYYYMMDD``
+        and ``latlon`` as ``(lat, lon)``.
+        """
+        target = Path(path)
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        addrs = self.addresses_text()
+        countries = [c.decode("ascii") for c in self.country.tolist()]
+
+        def days(col: npt.NDArray[np.datetime64]) -> list[str]:
+            return ["" if d == "NaT" else d for d in np.datetime_as_string(col, unit="D").tolist()]
+
+        lat = self.latitude.tolist()
+        lon = self.longitude.tolist()
+        pid = self.probe_id.tolist()
+        if style == "reference":
+            w.writerow(["ip", "cntr", "id", "date", "latlon"])
+            compact = [d.replace("-", "") for d in days(self.date)]
+            latlon = (f"({a!r}, {b!r})" for a, b in zip(lat, lon, strict=True))
+            w.writerows(zip(addrs, countries, pid, compact, latlon, strict=True))
+        elif style == "library":
+            w.writerow(list(GROUND_TRUTH_COLUMNS))
+            w.writerows(
+                zip(
+                    pid,
+                    addrs,
+                    countries,
+                    (repr(v) for v in lat),
+                    (repr(v) for v in lon),
+                    self.asn.tolist(),
+                    days(self.date),
+                    days(self.first_seen),
+                    days(self.last_seen),
+                    strict=False,
+                )
+            )
+        else:
+            raise ValueError(f"unknown CSV style {style!r}: use 'library' or 'reference'")
+        _write_text_atomic(target, buf.getvalue())
+        return target

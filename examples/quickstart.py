@@ -1,0 +1,61 @@
+"""Quickstart: how much is one IP address's country location worth as evidence?
+
+    python examples/quickstart.py                                   # generated ground truth
+    python examples/quickstart.py GROUND_TRUTH.npz 2.16.1.1 2024-06-01 [DATABASE]
+
+Without arguments the example builds a small ground truth from a GENERATED RIPE-Atlas-like archive
+(3 years, 400 probes, every 30th day; probe addresses drawn from the shipped database's ranges),
+then assesses one German address at an evidence date with the shipped IP2Location LITE database.
+With arguments it assesses your address against your saved ground truth (``ipevidence build``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import tempfile
+from pathlib import Path
+
+from ipevidence.assessment import assess
+from ipevidence.defaults import DATABASE_ATTRIBUTION
+
+
+def small_ground_truth(directory: Path) -> Path:
+    """Generate a small archive and build its IPv4 ground truth; return the saved file."""
+    from ipevidence.archive import LocalArchive
+    from ipevidence.demo import generate_demo_archive
+    from ipevidence.history import build_ground_truth
+
+    start, end = dt.date(2022, 1, 1), dt.date(2024, 9, 30)
+    generate_demo_archive(directory / "archive", start=start, end=end, every=30, probes=400, seed=3)
+    gt = build_ground_truth(
+        LocalArchive(directory / "archive"), start, end, every=30, cache=None, progress=False
+    )
+    return gt.save(directory / "ground-truth-v4.npz")
+
+
+def main(argv: list[str]) -> int:
+    with tempfile.TemporaryDirectory() as tmp:
+        if len(argv) >= 3:
+            ground_truth, ip, date = Path(argv[0]), argv[1], dt.date.fromisoformat(argv[2])
+            database = argv[3] if len(argv) > 3 else None
+        elif not argv:
+            ground_truth, ip, date, database = (
+                small_ground_truth(Path(tmp)),
+                "2.16.1.1",
+                dt.date(2024, 6, 1),
+                None,
+            )
+        else:
+            print(__doc__)
+            return 2
+        verdict = assess(ip, date, ground_truth=ground_truth, database=database)
+        print(verdict)
+        print()
+        print(f"outcome: {verdict.outcome}")
+    print(DATABASE_ATTRIBUTION)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,123 @@
+"""The parsed-day cache: one ``.npz`` per archive file, keyed by the file's SHA-256 and
+:data:`~ipevidence.archive.parse.PARSER_VERSION`, so a second run skips decompression entirely.
+
+Files are plain numpy arrays (no pickles: read with ``allow_pickle=False``), written atomically
+(temporary file in the same directory, then ``os.replace``). A cache file that cannot be read or
+does not have the expected columns is ignored (and rewritten on the next parse), never trusted.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from ..provenance import ArchiveDay
+from .parse import PARSER_VERSION
+from .snapshot import SNAPSHOT_COLUMNS, DaySnapshot
+
+__all__ = ["ParsedDayCache", "load_snapshot", "save_snapshot"]
+
+_FORMAT = "ipevidence-day"
+
+
+def save_snapshot(path: str | os.PathLike[str], snap: DaySnapshot, *, sha256: str = "") -> None:
+    """Write a snapshot as an uncompressed ``.npz`` atomically."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    arrays: dict[str, npt.NDArray[np.generic]] = {
+        name: np.ascontiguousarray(col, dtype=SNAPSHOT_COLUMNS[name]) for name, col in snap.columns().items()
+    }
+    keys = sorted(snap.counts)
+    arrays["counts_keys"] = np.array(keys, dtype="U64") if keys else np.zeros(0, "U64")
+    arrays["counts_values"] = np.array([int(snap.counts[k]) for k in keys], dtype=np.int64)
+    src = snap.source
+    arrays["meta"] = np.array(
+        [
+            _FORMAT,
+            str(PARSER_VERSION),
+            snap.day.isoformat(),
+            sha256 or (src.sha256 if src and src.sha256 else ""),
+            (src.name or "") if src else "",
+        ],
+        dtype="U128",
+    )
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def load_snapshot(path: str | os.PathLike[str]) -> DaySnapshot:
+    """Read a snapshot written by :func:`save_snapshot`; ValueError if it is not one."""
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = [str(x) for x in z["meta"]]
+            if len(meta) != 5 or meta[0] != _FORMAT:
+                raise ValueError(f"{path}: not an ipevidence day snapshot")
+            cols: dict[str, npt.NDArray[np.generic]] = {}
+            n = -1
+            for name, dtype in SNAPSHOT_COLUMNS.items():
+                col = z[name]
+                if col.dtype != dtype or col.ndim != 1 or (n >= 0 and col.shape[0] != n):
+                    raise ValueError(f"{path}: column {name} has the wrong type or length")
+                n = col.shape[0]
+                cols[name] = col
+            counts = {
+                str(k): int(v)
+                for k, v in zip(z["counts_keys"].tolist(), z["counts_values"].tolist(), strict=True)
+            }
+    except (OSError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise ValueError(f"{path}: unreadable snapshot ({exc})") from None
+    day = dt.date.fromisoformat(meta[2])
+    source = ArchiveDay(day=day, status="ok", name=meta[4] or None, sha256=meta[3] or None)
+    return DaySnapshot(day=day, counts=counts, source=source, **cols)  # type: ignore[arg-type]
+
+
+class ParsedDayCache:
+    """A directory of parsed days, ``<sha256>.v<PARSER_VERSION>.npz`` in two-character fan-out
+    folders."""
+
+    def __init__(self, directory: str | os.PathLike[str]) -> None:
+        self.directory = Path(directory)
+
+    def __repr__(self) -> str:
+        return f"ParsedDayCache({str(self.directory)!r})"
+
+    def path_for(self, sha256: str) -> Path:
+        return self.directory / sha256[:2] / f"{sha256}.v{PARSER_VERSION}.npz"
+
+    def get(self, sha256: str, day: dt.date | None = None, name: str | None = None) -> DaySnapshot | None:
+        """The cached snapshot of the file with this SHA-256 (re-dated to ``day`` and renamed to
+        ``name`` when given), or None."""
+        path = self.path_for(sha256)
+        try:
+            snap = load_snapshot(path)
+        except ValueError:
+            return None
+        if day is None and name is None:
+            return snap
+        d = day or snap.day
+        src = ArchiveDay(
+            day=d, status="ok", name=name or (snap.source.name if snap.source else None), sha256=sha256
+        )
+        return DaySnapshot(day=d, counts=snap.counts, source=src, **snap.columns())  # type: ignore[arg-type]
+
+    def put(self, sha256: str, snap: DaySnapshot) -> Path:
+        path = self.path_for(sha256)
+        save_snapshot(path, snap, sha256=sha256)
+        return path
+
+    def __contains__(self, sha256: object) -> bool:
+        return isinstance(sha256, str) and self.path_for(sha256).is_file()

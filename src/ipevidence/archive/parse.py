@@ -1,0 +1,497 @@
+"""One RIPE Atlas archive file (bzip2 JSON, or plain JSON) to a :class:`DaySnapshot`.
+
+The whole file is decoded in one msgspec pass into small structs that name only the fields the
+method needs (``tags``, ``description`` and other unknown fields are skipped without being built)
+and leave their values untyped; each column is then built with one comprehension that checks
+types (a JSON string latitude, a list where an object is expected, a boolean ASN: that field is
+missing for that record and counted as ``wrongtype_<field>``) and vectorised numpy checks. Only
+when an element of the record list is not an object at all is the file decoded again record by
+record (``dropped_not_object``).
+
+A file that cannot be read whole (truncated bzip2, not JSON, an HTML page, no ``objects``) raises
+:class:`~ipevidence.errors.ArchiveCorruptError` carrying the file's SHA-256.
+"""
+
+from __future__ import annotations
+
+import bz2
+import datetime as dt
+import hashlib
+import math
+import os
+import re
+import socket
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
+
+import msgspec
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ArchiveCorruptError
+from ..provenance import ArchiveDay
+from .snapshot import DaySnapshot, ProbeStatus
+
+__all__ = [
+    "COUNT_KEYS",
+    "DEFAULT_MAX_DECOMPRESSED",
+    "PARSER_VERSION",
+    "STATUS_NAMES",
+    "bunzip",
+    "day_from_name",
+    "parse_day",
+    "status_code",
+]
+
+#: bump whenever the columns produced for the same file could change (invalidates the parsed cache)
+PARSER_VERSION: Final = 1
+
+DEFAULT_MAX_DECOMPRESSED: Final = 2 * 2**30
+
+_BZ_MAGIC: Final = b"BZh"
+
+#: status name (lower case, blanks squeezed) -> library code
+STATUS_NAMES: Final[dict[str, ProbeStatus]] = {
+    "connected": ProbeStatus.CONNECTED,
+    "disconnected": ProbeStatus.DISCONNECTED,
+    "abandoned": ProbeStatus.ABANDONED,
+    "never connected": ProbeStatus.NEVER_CONNECTED,
+    "written off": ProbeStatus.WRITTEN_OFF,
+}
+
+#: keys always present in ``DaySnapshot.counts`` (other keys, such as ``wrongtype_latitude`` or
+#: ``dropped_not_object``, appear only when they are non-zero)
+COUNT_KEYS: Final = (
+    "records",
+    "rows",
+    "missing_status",
+    "other_status",
+    "missing_country",
+    "invalid_country",
+    "missing_latitude",
+    "missing_longitude",
+    "missing_address_v4",
+    "invalid_address_v4",
+    "missing_asn_v4",
+    "invalid_asn_v4",
+    "missing_address_v6",
+    "invalid_address_v6",
+    "missing_asn_v6",
+    "invalid_asn_v6",
+)
+
+_DAY_RE: Final = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)")
+_INT32_MAX: Final = 2**31 - 1
+_ASN_MAX: Final = 2**32 - 1
+
+
+def status_code(name: object) -> int:
+    """The :class:`ProbeStatus` code of a status name (``"Connected"`` -> 1); MISSING for a
+    non-string or empty name, OTHER for an unknown one."""
+    if not isinstance(name, str) or not name.strip():
+        return int(ProbeStatus.MISSING)
+    return int(STATUS_NAMES.get(" ".join(name.lower().split()), ProbeStatus.OTHER))
+
+
+def day_from_name(name: str) -> dt.date:
+    """The day of an archive file name such as ``20220121.json.bz2`` (last YYYYMMDD in the name)."""
+    found = _DAY_RE.findall(os.path.basename(name))
+    for y, m, d in reversed(found):
+        try:
+            return dt.date(int(y), int(m), int(d))
+        except ValueError:
+            continue
+    raise ValueError(f"no YYYYMMDD date in file name {name!r}: pass day= explicitly")
+
+
+# ---------------------------------------------------------------------------------------------
+# bzip2 with a decompressed-size cap (multi-stream files, as written by pbzip2, are accepted)
+
+
+def bunzip(raw: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> bytes:
+    """Decompress a complete bzip2 file; raise ValueError for truncated or trailing-garbage input
+    and for output beyond ``max_decompressed`` bytes (a bzip2 bomb)."""
+    parts: list[bytes] = []
+    total = 0
+    data = raw
+    while True:
+        dec = bz2.BZ2Decompressor()
+        try:
+            out = dec.decompress(data, max_length=max_decompressed - total + 1)
+        except OSError as exc:
+            raise ValueError(f"invalid bzip2 data ({exc})") from None
+        total += len(out)
+        if total > max_decompressed:
+            raise ValueError(f"decompresses to more than {max_decompressed} bytes (limit max_decompressed)")
+        parts.append(out)
+        if not dec.eof:
+            raise ValueError("truncated bzip2 stream (no end-of-stream marker)")
+        data = dec.unused_data
+        if not data:
+            break
+        if not data.startswith(_BZ_MAGIC):
+            if data.strip(b"\0"):
+                raise ValueError(f"{len(data)} bytes of trailing garbage after the bzip2 stream")
+            break
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# decoding: one msgspec pass into small structs whose fields are untyped (Any), so that a field
+# of the wrong type never fails the file; then one cheap, type-checked pass per column
+
+
+class _Rec(msgspec.Struct):
+    id: Any = None
+    status: Any = None
+    status_name: Any = None
+    country_code: Any = None
+    latitude: Any = None
+    longitude: Any = None
+    geometry: Any = None
+    address_v4: Any = None
+    address_v6: Any = None
+    asn_v4: Any = None
+    asn_v6: Any = None
+
+
+class _Top(msgspec.Struct):
+    objects: list[_Rec]
+
+
+class _RawTop(msgspec.Struct):
+    objects: list[msgspec.Raw]
+
+
+_DECODER: Final = msgspec.json.Decoder(_Top | list[_Rec])
+_RAW_DECODER: Final = msgspec.json.Decoder(_RawTop | list[msgspec.Raw])
+_REC_DECODER: Final = msgspec.json.Decoder(_Rec)
+
+_NAN: Final = math.nan
+_ZERO4: Final = bytes(4)
+_ZERO16: Final = bytes(16)
+_STATUS_EXACT: Final[dict[str, int]] = {
+    "Connected": 1,
+    "Disconnected": 2,
+    "Abandoned": 3,
+    "Never Connected": 4,
+    "Written Off": 5,
+}
+
+
+class _Counts:
+    def __init__(self) -> None:
+        self.c: dict[str, int] = {}
+
+    def add(self, key: str, n: int = 1) -> None:
+        if n:
+            self.c[key] = self.c.get(key, 0) + int(n)
+
+
+def _ids(recs: list[_Rec], counts: _Counts) -> tuple[list[_Rec], npt.NDArray[np.int32]]:
+    """Probe ids; a record without a usable id (missing, not an integer, outside int32) cannot be
+    linked to any probe: it is dropped and counted (``dropped_missing_id``/``dropped_invalid_id``)."""
+    ids = [r.id for r in recs]
+    if all(type(v) is int and 0 <= v <= _INT32_MAX for v in ids):
+        return recs, np.array(ids, dtype=np.int32)
+    keep: list[_Rec] = []
+    for r in recs:
+        v = r.id
+        if type(v) is int and 0 <= v <= _INT32_MAX:
+            keep.append(r)
+        elif v is None:
+            counts.add("dropped_missing_id")
+        else:
+            counts.add("dropped_invalid_id")
+    return keep, np.array([r.id for r in keep], dtype=np.int32)
+
+
+def _status_of(r: _Rec, counts: _Counts) -> int:
+    sn = r.status_name
+    if type(sn) is str:
+        return status_code(sn)
+    if sn is not None:
+        counts.add("wrongtype_status_name")
+    st = r.status
+    if type(st) is dict:
+        nm = st.get("name")
+        if type(nm) is str:
+            return status_code(nm)
+        if nm is not None:
+            counts.add("wrongtype_status")
+    elif st is not None and type(st) is not int:
+        counts.add("wrongtype_status")
+    return int(ProbeStatus.MISSING)
+
+
+def _statuses(recs: list[_Rec], counts: _Counts) -> npt.NDArray[np.uint8]:
+    exact = _STATUS_EXACT
+    names = [r.status_name for r in recs]
+    try:
+        codes: list[int | None] = [exact.get(v) for v in names]
+    except TypeError:  # an unhashable status_name (list, dict)
+        codes = [None] * len(names)
+    for i, code in enumerate(codes):
+        if code is None:
+            codes[i] = _status_of(recs[i], counts)
+    arr = np.array(codes, dtype=np.uint8)
+    counts.add("missing_status", int((arr == ProbeStatus.MISSING).sum()))
+    counts.add("other_status", int((arr == ProbeStatus.OTHER).sum()))
+    return arr
+
+
+def _country_slow(v: object, counts: _Counts) -> bytes:
+    if v is None:
+        counts.add("missing_country")
+        return b""
+    if type(v) is not str:
+        counts.add("wrongtype_country_code")
+        counts.add("missing_country")
+        return b""
+    s = v.strip().upper()
+    if not s:
+        counts.add("missing_country")
+        return b""
+    if len(s) == 2 and s.isascii() and s.isalpha():
+        return s.encode("ascii")
+    counts.add("invalid_country")
+    return b""
+
+
+def _countries(recs: list[_Rec], counts: _Counts) -> npt.NDArray[np.bytes_]:
+    """Upper-cased two-letter codes; anything else is missing or invalid (``b""``)."""
+    vals = [r.country_code for r in recs]
+    n = len(vals)
+    odd = [i for i, v in enumerate(vals) if type(v) is not str or len(v) != 2]
+    for i in odd:
+        vals[i] = "AA"  # placeholder, replaced below
+    raw = "".join(vals).encode("ascii", "replace")  # one "?" per non-ASCII character
+    u = np.frombuffer(raw, dtype=np.uint8).copy()
+    u -= np.uint8(32) * ((u >= 97) & (u <= 122)).astype(np.uint8)
+    letters = ((u >= 65) & (u <= 90)).reshape(n, 2).all(axis=1)
+    out = u.view("S2").copy()
+    out[~letters] = b""
+    counts.add("invalid_country", int((~letters).sum()))
+    for i in odd:
+        out[i] = _country_slow(recs[i].country_code, counts)
+    return np.asarray(out, dtype="S2")
+
+
+def _floats(vals: list[Any], counts: _Counts, field: str) -> npt.NDArray[np.float64]:
+    wrong = 0
+
+    def conv(v: object) -> float:
+        nonlocal wrong
+        if v is None:
+            return _NAN
+        if type(v) is int:
+            try:
+                return float(v)
+            except OverflowError:
+                return math.copysign(math.inf, v)
+        if type(v) is not float:
+            wrong += 1
+            return _NAN
+        return v
+
+    arr = np.array([v if type(v) is float else conv(v) for v in vals], dtype=np.float64)
+    counts.add(f"wrongtype_{field}", wrong)
+    counts.add(f"missing_{field}", int(np.isnan(arr).sum()))
+    return arr
+
+
+def _coordinates(
+    recs: list[_Rec], counts: _Counts
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Flat ``latitude``/``longitude`` when either is present, else GeoJSON ``geometry`` [lon, lat]."""
+    lats: list[Any] = [r.latitude for r in recs]
+    lons: list[Any] = [r.longitude for r in recs]
+    for i, r in enumerate(recs):
+        if r.geometry is None or lats[i] is not None or lons[i] is not None:
+            continue
+        geo = r.geometry
+        co = geo.get("coordinates") if type(geo) is dict else None
+        if type(co) is list and len(co) == 2 and all(x is None or type(x) in (int, float) for x in co):
+            lons[i], lats[i] = co[0], co[1]
+        elif type(geo) is not dict:
+            counts.add("wrongtype_geometry")
+        elif co is not None:
+            counts.add("invalid_geometry")
+    return _floats(lats, counts, "latitude"), _floats(lons, counts, "longitude")
+
+
+def _asns(vals: list[Any], counts: _Counts, field: str) -> npt.NDArray[np.uint32]:
+    """AS numbers; AS0 and values beyond 32 bits are invalid; all become 0 (= missing)."""
+    wrong = 0
+    invalid = 0
+
+    def conv(v: object) -> int:
+        nonlocal wrong, invalid
+        if v is None:
+            return 0
+        if type(v) is int:
+            invalid += 1
+        else:
+            wrong += 1
+        return 0
+
+    out = [v if type(v) is int and 0 < v <= _ASN_MAX else conv(v) for v in vals]
+    counts.add(f"wrongtype_{field}", wrong)
+    counts.add(f"invalid_{field}", invalid)
+    counts.add(f"missing_{field}", out.count(0) - invalid)
+    return np.array(out, dtype=np.uint32)
+
+
+def _addresses(
+    vals: list[Any], family: int, counts: _Counts
+) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.bool_]]:
+    field = f"address_v{family}"
+    af, zero = (socket.AF_INET, _ZERO4) if family == 4 else (socket.AF_INET6, _ZERO16)
+    pton = socket.inet_pton
+    packed: list[bytes] = []
+    append = packed.append
+    bad: list[int] = []
+    missing = invalid = wrong = 0
+    for i, v in enumerate(vals):
+        if v is None:
+            append(zero)
+            bad.append(i)
+            missing += 1
+            continue
+        try:
+            append(pton(af, v))
+        except (OSError, ValueError):
+            append(zero)
+            bad.append(i)
+            invalid += 1
+        except TypeError:
+            append(zero)
+            bad.append(i)
+            wrong += 1
+    ok = np.ones(len(vals), dtype=np.bool_)
+    if bad:
+        ok[np.array(bad, dtype=np.intp)] = False
+    counts.add(f"missing_{field}", missing + wrong)
+    counts.add(f"invalid_{field}", invalid)
+    counts.add(f"wrongtype_{field}", wrong)
+    blob = b"".join(packed)
+    if family == 4:
+        return np.frombuffer(blob, dtype=">u4").astype(np.uint32), ok
+    return np.frombuffer(blob, dtype="S16").copy(), ok
+
+
+def _columns(recs: list[_Rec], counts: _Counts, day: dt.date, source: ArchiveDay | None) -> DaySnapshot:
+    recs, ids = _ids(recs, counts)
+    lat, lon = _coordinates(recs, counts)
+    ip4, ok4 = _addresses([r.address_v4 for r in recs], 4, counts)
+    ip6, ok6 = _addresses([r.address_v6 for r in recs], 6, counts)
+    status = _statuses(recs, counts)
+    country = _countries(recs, counts)
+    asn4 = _asns([r.asn_v4 for r in recs], counts, "asn_v4")
+    asn6 = _asns([r.asn_v6 for r in recs], counts, "asn_v6")
+    c = counts.c
+    c["rows"] = len(recs)
+    for key in COUNT_KEYS:
+        c.setdefault(key, 0)
+    return DaySnapshot(
+        day=day,
+        probe_id=ids,
+        status=status,
+        country=country,
+        latitude=lat,
+        longitude=lon,
+        ipv4=ip4,  # type: ignore[arg-type]
+        ipv4_valid=ok4,
+        asn_v4=asn4,
+        ipv6=ip6,  # type: ignore[arg-type]
+        ipv6_valid=ok6,
+        asn_v6=asn6,
+        counts=dict(sorted(c.items())),
+        source=source,
+    )
+
+
+def _decode(
+    text: bytes, day: dt.date, source: ArchiveDay | None, fail: Callable[[str], Exception]
+) -> DaySnapshot:
+    counts = _Counts()
+    try:
+        top = _DECODER.decode(text)
+    except msgspec.ValidationError:
+        pass  # some element is not an object (or the top level is wrong): go record by record
+    except msgspec.DecodeError as exc:
+        raise fail(_describe_bad_json(text, exc)) from None
+    else:
+        recs = top.objects if isinstance(top, _Top) else top
+        counts.add("records", len(recs))
+        return _columns(recs, counts, day, source)
+    try:
+        loose = _RAW_DECODER.decode(text)
+    except msgspec.ValidationError as exc:
+        raise fail(
+            f"not an archive day: expected {{'objects': [...]}} or a list of records ({exc})"
+        ) from None
+    except msgspec.DecodeError as exc:  # pragma: no cover - the first decoder saw the same bytes
+        raise fail(_describe_bad_json(text, exc)) from None
+    raws = loose.objects if isinstance(loose, _RawTop) else loose
+    counts.add("records", len(raws))
+    recs = []
+    for raw in raws:
+        try:
+            recs.append(_REC_DECODER.decode(raw))
+        except msgspec.ValidationError:
+            counts.add("dropped_not_object")
+    return _columns(recs, counts, day, source)
+
+
+def _describe_bad_json(text: bytes, exc: Exception) -> str:
+    head = text[:200].lstrip().lower()
+    if head.startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
+        return "an HTML/XML page, not archive JSON (an error page saved as the day's file?)"
+    if not text.strip():
+        return "empty file"
+    return f"invalid JSON ({exc})"
+
+
+def parse_day(
+    data: bytes | str | os.PathLike[str],
+    day: dt.date | None = None,
+    *,
+    max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+) -> DaySnapshot:
+    """Read one archive day (bzip2 JSON, or plain JSON when the bytes are not bzip2).
+
+    ``data`` is the file's path or its raw bytes. The day defaults to the YYYYMMDD in the file
+    name (required for bytes). Raises :class:`ArchiveCorruptError` (with the SHA-256 of the raw
+    file) for anything that cannot be read whole; bad individual fields are counted instead.
+    """
+    name: str | None = None
+    path: str | None = None
+    if isinstance(data, bytes | bytearray | memoryview):
+        raw = bytes(data)
+    else:
+        path = os.fspath(data)
+        name = Path(path).name
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    if day is None:
+        if name is None:
+            raise ValueError("parse_day(bytes) needs day=")
+        day = day_from_name(name)
+    sha = hashlib.sha256(raw).hexdigest()
+
+    def fail(reason: str) -> ArchiveCorruptError:
+        return ArchiveCorruptError(reason, path=path, day=day, sha256=sha)
+
+    if raw.startswith(_BZ_MAGIC):
+        try:
+            text = bunzip(raw, max_decompressed)
+        except ValueError as exc:
+            raise fail(str(exc)) from None
+    else:
+        text = raw
+        if len(text) > max_decompressed:
+            raise fail(f"larger than {max_decompressed} bytes (limit max_decompressed)")
+    source = ArchiveDay(day=day, status="ok", name=name, sha256=sha)
+    return _decode(text, day, source, fail)

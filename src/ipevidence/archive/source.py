@@ -1,0 +1,362 @@
+"""Where archive days come from: a local folder, or RIPE's public archive (or a mirror) over HTTP.
+
+Both sources answer :meth:`local_file` with the path of a complete local file for a day, or raise
+:class:`~ipevidence.errors.ArchiveMissingError` when the source has no such day.
+:class:`HttpArchive` downloads into a cache directory: one ``requests.Session``, connect/read
+timeouts, bounded retries with exponential backoff on connection errors, truncated transfers and
+5xx answers, HTTP 404/410 = a missing day, atomic writes, and a download enters the cache only
+after it was verified to be one or more complete bzip2 streams.
+"""
+
+from __future__ import annotations
+
+import bz2
+import concurrent.futures as cf
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final, Protocol, runtime_checkable
+
+import requests
+
+from ..errors import ArchiveCorruptError, ArchiveDownloadError, ArchiveMissingError
+from ..provenance import ArchiveDay, sha256_file
+from .parse import DEFAULT_MAX_DECOMPRESSED
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ArchiveSource",
+    "HttpArchive",
+    "LocalArchive",
+    "date_range",
+    "default_cache_dir",
+    "fetch_days",
+    "relative_path",
+    "resolve_day",
+    "verify_bzip2",
+]
+
+DEFAULT_BASE_URL: Final = "https://ftp.ripe.net/ripe/atlas/probes/archive/"
+_CHUNK: Final = 1 << 16
+
+
+def date_range(start: dt.date, end: dt.date, step: int = 1) -> list[dt.date]:
+    """Every ``step``-th day from ``start`` to ``end``, both included."""
+    if step < 1:
+        raise ValueError("step must be >= 1")
+    if end < start:
+        return []
+    n = (end - start).days
+    return [start + dt.timedelta(days=i) for i in range(0, n + 1, step)]
+
+
+def relative_path(day: dt.date, layout: str = "tree") -> str:
+    """``YYYY/MM/YYYYMMDD.json.bz2`` (``tree``, RIPE's layout) or ``YYYYMMDD.json.bz2`` (``flat``)."""
+    name = f"{day:%Y%m%d}.json.bz2"
+    if layout == "flat":
+        return name
+    if layout != "tree":
+        raise ValueError(f"layout must be 'tree' or 'flat', not {layout!r}")
+    return f"{day:%Y}/{day:%m}/{name}"
+
+
+def default_cache_dir() -> Path:
+    """``$IPEVIDENCE_CACHE`` if set, else the platform cache directory + ``ipevidence``
+    (``$XDG_CACHE_HOME`` or ``~/.cache`` on Linux, ``~/Library/Caches`` on macOS,
+    ``%LOCALAPPDATA%`` on Windows)."""
+    env = os.environ.get("IPEVIDENCE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "ipevidence"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "ipevidence"
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "ipevidence"
+
+
+class _StreamVerifier:
+    """Feeds bytes through bzip2 decompression (output discarded) to prove a complete stream."""
+
+    def __init__(self, max_decompressed: int) -> None:
+        self.cap = max_decompressed
+        self.total = 0
+        self.dec: bz2.BZ2Decompressor | None = None
+        self.started = False
+        self.error: str | None = None
+        self.pending = b""
+
+    def feed(self, data: bytes) -> None:
+        if self.error:
+            return
+        data = self.pending + data
+        self.pending = b""
+        while data:
+            if self.dec is None:
+                if len(data) < 3:
+                    self.pending = data
+                    return
+                if not data.startswith(b"BZh"):
+                    if self.started and not data.strip(b"\0"):
+                        return
+                    self.error = "not a bzip2 stream" if not self.started else "trailing garbage"
+                    return
+                self.dec = bz2.BZ2Decompressor()
+                self.started = True
+            try:
+                out = self.dec.decompress(data, max_length=_CHUNK * 64)
+                self.total += len(out)
+                while not self.dec.eof and not self.dec.needs_input:
+                    out = self.dec.decompress(b"", max_length=_CHUNK * 64)
+                    self.total += len(out)
+                    if self.total > self.cap:
+                        break
+            except OSError as exc:
+                self.error = f"invalid bzip2 data ({exc})"
+                return
+            if self.total > self.cap:
+                self.error = f"decompresses to more than {self.cap} bytes"
+                return
+            if self.dec.eof:
+                data = self.dec.unused_data
+                self.dec = None
+            else:
+                data = b""
+
+    def finish(self) -> str | None:
+        """None when the bytes seen form complete stream(s), else the reason."""
+        if self.error:
+            return self.error
+        if not self.started:
+            return "empty file" if not self.pending else "not a bzip2 stream"
+        if self.dec is not None or self.pending:
+            return "truncated bzip2 stream (no end-of-stream marker)"
+        return None
+
+
+def verify_bzip2(
+    path: str | os.PathLike[str], max_decompressed: int = DEFAULT_MAX_DECOMPRESSED
+) -> str | None:
+    """None when the file is one or more complete bzip2 streams, else the reason it is not."""
+    v = _StreamVerifier(max_decompressed)
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            v.feed(block)
+            if v.error:
+                break
+    return v.finish()
+
+
+@runtime_checkable
+class ArchiveSource(Protocol):
+    """Anything that can hand out a complete local file for an archive day."""
+
+    def describe(self) -> str: ...
+
+    def local_file(self, day: dt.date) -> Path: ...
+
+
+class LocalArchive:
+    """A local folder holding ``YYYY/MM/YYYYMMDD.json.bz2`` (RIPE's layout) or flat
+    ``YYYYMMDD.json.bz2`` files (as in the reference repository's ``atlas/`` folder).
+    Uncompressed ``YYYYMMDD.json`` files are accepted too."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise FileNotFoundError(f"archive folder {self.root} does not exist")
+
+    def describe(self) -> str:
+        return f"local:{self.root.name}"
+
+    def __repr__(self) -> str:
+        return f"LocalArchive({str(self.root)!r})"
+
+    def local_file(self, day: dt.date) -> Path:
+        for rel in (relative_path(day, "tree"), relative_path(day, "flat")):
+            for cand in (self.root / rel, self.root / rel.removesuffix(".bz2")):
+                if cand.is_file():
+                    return cand
+        raise ArchiveMissingError(day, str(self.root / relative_path(day, "tree")))
+
+
+class _Retryable(Exception):
+    pass
+
+
+class HttpArchive:
+    """RIPE's public archive (or any mirror with the same layout) through a local cache."""
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        cache_dir: str | os.PathLike[str] | None = None,
+        *,
+        timeout: tuple[float, float] = (10, 60),
+        retries: int = 4,
+        backoff: float = 1.0,
+        workers: int = 4,
+        session: requests.Session | None = None,
+        max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.cache_dir = root / "archive"
+        self.timeout = timeout
+        self.retries = max(0, int(retries))
+        self.backoff = backoff
+        self.workers = max(1, int(workers))
+        self.session = session or requests.Session()
+        self.session.headers.setdefault("User-Agent", "ipevidence (RIPE Atlas archive reader)")
+        self.max_decompressed = max_decompressed
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._inflight: dict[dt.date, threading.Lock] = {}
+
+    def describe(self) -> str:
+        return self.base_url
+
+    def __repr__(self) -> str:
+        return f"HttpArchive({self.base_url!r}, cache_dir={str(self.cache_dir.parent)!r})"
+
+    def url(self, day: dt.date) -> str:
+        return self.base_url + relative_path(day, "tree")
+
+    def cached_path(self, day: dt.date) -> Path:
+        return self.cache_dir / relative_path(day, "tree")
+
+    def local_file(self, day: dt.date) -> Path:
+        """The verified cached file of ``day``, downloading it first if needed.
+
+        Raises ArchiveMissingError (404/410), ArchiveCorruptError (the server's file is not a
+        complete bzip2 stream; nothing is cached) or ArchiveDownloadError (every retry failed).
+        """
+        target = self.cached_path(day)
+        if target.is_file():
+            return target
+        with self._lock:
+            lock = self._inflight.setdefault(day, threading.Lock())
+        with lock:
+            if target.is_file():
+                return target
+            self._download(day, target)
+        return target
+
+    def _download(self, day: dt.date, target: Path) -> None:
+        url = self.url(day)
+        last = ""
+        for attempt in range(self.retries + 1):
+            if attempt:
+                self._sleep(self.backoff * 2 ** (attempt - 1))
+            try:
+                self._attempt(day, url, target)
+                return
+            except _Retryable as exc:
+                last = str(exc)
+        raise ArchiveDownloadError(f"{url}: download failed after {self.retries + 1} attempts: {last}")
+
+    def _attempt(self, day: dt.date, url: str, target: Path) -> None:
+        try:
+            resp = self.session.get(url, timeout=self.timeout, stream=True)
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+        with resp:
+            if resp.status_code in (404, 410):
+                raise ArchiveMissingError(day, url)
+            if resp.status_code >= 500:
+                raise _Retryable(f"HTTP {resp.status_code}")
+            if resp.status_code != 200:
+                raise ArchiveDownloadError(f"{url}: HTTP {resp.status_code}")
+            expected = resp.headers.get("Content-Length")
+            target.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+            ok = False
+            try:
+                h = hashlib.sha256()
+                verifier = _StreamVerifier(self.max_decompressed)
+                size = 0
+                with os.fdopen(fd, "wb") as out:
+                    try:
+                        for block in resp.iter_content(_CHUNK):
+                            out.write(block)
+                            h.update(block)
+                            verifier.feed(block)
+                            size += len(block)
+                    except (requests.ConnectionError, requests.Timeout) as exc:
+                        raise _Retryable(f"transfer interrupted: {type(exc).__name__}: {exc}") from None
+                    except requests.exceptions.ChunkedEncodingError as exc:
+                        raise _Retryable(f"transfer interrupted: {exc}") from None
+                if expected is not None and expected.isdigit() and int(expected) != size:
+                    raise _Retryable(f"truncated transfer: {size} of {expected} bytes")
+                problem = verifier.finish()
+                if problem is not None:
+                    raise ArchiveCorruptError(problem, path=url, day=day, sha256=h.hexdigest())
+                os.replace(tmp, target)
+                ok = True
+            finally:
+                if not ok:
+                    with contextlib.suppress(OSError):
+                        os.unlink(tmp)
+
+
+def _progress_enabled(progress: bool | None) -> bool:
+    if progress is None:
+        return sys.stderr.isatty()
+    return progress
+
+
+def resolve_day(source: ArchiveSource, day: dt.date) -> tuple[ArchiveDay, Path | None]:
+    """Ask a source for a day: (ArchiveDay with status ok + the file) or (missing/corrupt, None).
+    Download errors after every retry propagate."""
+    try:
+        path = source.local_file(day)
+    except ArchiveMissingError as exc:
+        return ArchiveDay(day=day, status="missing", reason=str(exc)), None
+    except ArchiveCorruptError as exc:
+        name = Path(relative_path(day)).name
+        return ArchiveDay(day=day, status="corrupt", name=name, sha256=exc.sha256, reason=exc.reason), None
+    return ArchiveDay(day=day, status="ok", name=path.name), path
+
+
+def fetch_days(
+    source: ArchiveSource,
+    days: Sequence[dt.date],
+    *,
+    progress: bool | None = None,
+    workers: int | None = None,
+) -> list[ArchiveDay]:
+    """Make every day local (download with a few parallel transfers for an HttpArchive) and
+    return one :class:`ArchiveDay` per day in date order: ``ok`` (with the file's SHA-256),
+    ``missing`` (404/absent) or ``corrupt`` (not a complete bzip2 stream; with the SHA-256 of
+    what the server sent). Files are not parsed here; a file that downloads whole but holds bad
+    JSON is found by :func:`~ipevidence.archive.parse_day`."""
+    from tqdm.auto import tqdm
+
+    ordered = sorted(set(days))
+    n_workers = int(workers or getattr(source, "workers", 4) or 4)
+
+    def one(day: dt.date) -> ArchiveDay:
+        rec, path = resolve_day(source, day)
+        if path is not None:
+            rec = ArchiveDay(day=day, status="ok", name=path.name, sha256=sha256_file(path))
+        return rec
+
+    out: dict[dt.date, ArchiveDay] = {}
+    with (
+        cf.ThreadPoolExecutor(max_workers=max(1, n_workers)) as pool,
+        tqdm(total=len(ordered), unit="day", desc="fetch", disable=not _progress_enabled(progress)) as bar,
+    ):
+        futs = {pool.submit(one, d): d for d in ordered}
+        for fut in cf.as_completed(futs):
+            out[futs[fut]] = fut.result()
+            bar.update(1)
+    return [out[d] for d in ordered]

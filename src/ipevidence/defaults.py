@@ -1,0 +1,104 @@
+"""The database shipped with ipevidence, its attribution, and the date-gap warning.
+
+ipevidence ships the real IP2Location LITE DB1 (IPv4 country, CC BY-SA 4.0) so that ``assess``
+and ``demo`` work offline out of the box. Every command also takes ``--database`` for a user's own
+(newer, commercial, or other vendor's) file. The shipped file is one build: when evidence is dated
+far from that build, a newer database of the right vintage should be used, and
+:func:`database_date_warning` says so.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from importlib import resources
+from pathlib import Path
+
+from .errors import DatabaseFormatError
+
+__all__ = [
+    "DATABASE_ATTRIBUTION",
+    "DATABASE_LICENCE",
+    "MAX_DATABASE_GAP_DAYS",
+    "SHIPPED_DATABASE_NAME",
+    "database_date_warning",
+    "default_database_path",
+    "ip2location_bin_build_date",
+    "is_shipped_database",
+    "shipped_database_build_date",
+]
+
+#: file name of the shipped database inside the package's ``data/`` folder
+SHIPPED_DATABASE_NAME = "IP2LOCATION-LITE-DB1-2024-10-01.BIN"
+
+#: the attribution the IP2Location LITE licence requires, printed in every report and by the CLI
+DATABASE_ATTRIBUTION = (
+    "This product includes IP2Location LITE data available from https://lite.ip2location.com"
+)
+
+DATABASE_LICENCE = "CC BY-SA 4.0"
+
+#: a database build date further than this from the evidence date draws a warning
+MAX_DATABASE_GAP_DAYS = 365
+
+
+def default_database_path() -> Path:
+    """Path of the shipped IP2Location LITE DB1 BIN file (IPv4 country)."""
+    path = Path(str(resources.files("ipevidence").joinpath("data").joinpath(SHIPPED_DATABASE_NAME)))
+    if not path.is_file():
+        raise DatabaseFormatError(
+            f"the shipped database {SHIPPED_DATABASE_NAME} is missing from the installed package "
+            f"({path}); reinstall ipevidence or pass --database"
+        )
+    return path
+
+
+def is_shipped_database(path: str | Path) -> bool:
+    """Whether ``path`` is the shipped database file (same resolved location)."""
+    try:
+        return Path(path).resolve() == default_database_path().resolve()
+    except (OSError, DatabaseFormatError):
+        return False
+
+
+def ip2location_bin_build_date(path: str | Path) -> dt.date:
+    """Build date of an IP2Location BIN file, from its header (bytes 2-4: year - 2000, month, day)."""
+    with open(path, "rb") as f:
+        head = f.read(5)
+    if len(head) < 5:
+        raise DatabaseFormatError(f"{Path(path).name}: too short to be an IP2Location BIN file")
+    try:
+        return dt.date(2000 + head[2], head[3], head[4])
+    except ValueError as exc:
+        raise DatabaseFormatError(f"{Path(path).name}: no valid build date in the BIN header") from exc
+
+
+def shipped_database_build_date() -> dt.date:
+    """Build date of the shipped database, read from its header."""
+    return ip2location_bin_build_date(default_database_path())
+
+
+def database_date_warning(
+    build_date: dt.date,
+    evidence_date: dt.date,
+    *,
+    shipped: bool = True,
+    max_gap_days: int = MAX_DATABASE_GAP_DAYS,
+) -> str | None:
+    """A warning when the database's build date is more than ``max_gap_days`` from the evidence date.
+
+    Returns None when the gap is acceptable. The text names the gap and what to do about it.
+    """
+    gap = (evidence_date - build_date).days
+    if abs(gap) <= max_gap_days:
+        return None
+    which = "the shipped database" if shipped else "the database"
+    when = "before" if gap > 0 else "after"
+    advice = (
+        "pass --database with a build from near the evidence date"
+        if shipped
+        else "use a database built near the evidence date"
+    )
+    return (
+        f"{which} was built on {build_date.isoformat()}, {abs(gap):,} days {when} the evidence date "
+        f"{evidence_date.isoformat()}: addresses may have moved since; {advice}"
+    )

@@ -1,0 +1,457 @@
+"""Turning the library's results into a :class:`~ipevidence.report.document.Report`.
+
+:func:`evidence_report` takes a ground truth geolocated by one database
+(:class:`~ipevidence.accuracy.LocatedGroundTruth`), an evidence date and the countries of interest,
+and assembles the paper's tables (4-8), the figures (accuracy per year with bands and the 95 %
+line, the naive methods, a coverage map on the shipped borders, the likelihood ratio per year), any
+verdicts and tamper reports, and the full provenance.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import importlib
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from .._version import __version__
+from ..countries import country_name, normalize_country
+from ..defaults import DATABASE_ATTRIBUTION
+from ..jsonutil import to_jsonable
+from .document import Cell, Figure, Report, Section, Table
+from .figures import (
+    NO_PLOTS_NOTE,
+    NaiveComparison,
+    YearSeries,
+    accuracy_figure,
+    coverage_map_figure,
+    lr_figure,
+    naive_methods_figure,
+    plots_available,
+)
+
+if TYPE_CHECKING:
+    from ..accuracy import LocatedGroundTruth
+
+__all__ = [
+    "accuracy_series",
+    "as_report_table",
+    "assessor_report",
+    "border_of",
+    "evidence_report",
+    "ground_truth_provenance",
+    "lr_series",
+    "naive_comparison",
+    "top_countries",
+]
+
+
+def as_report_table(table: Any) -> Table:
+    """A report :class:`Table` from any table-like result (``title``, ``columns``, ``rows``, ``notes``)."""
+    if isinstance(table, Table):
+        return table
+    rows: list[tuple[Cell, ...]] = []
+    for r in table.rows:
+        cells: list[Cell] = []
+        for v in r:
+            j = to_jsonable(v)
+            cells.append(j if j is None or isinstance(j, str | int | float) else str(j))
+        rows.append(tuple(cells))
+    notes = getattr(table, "notes", ()) or ()
+    note = " ".join(str(n) for n in notes) if not isinstance(notes, str) else notes
+    return Table(str(table.title), tuple(str(c) for c in table.columns), tuple(rows), note)
+
+
+def top_countries(located: LocatedGroundTruth, first: int, last: int, n: int = 5) -> list[str]:
+    """The ``n`` countries with the most ground-truth addresses in ``first``..``last``."""
+    m = located.window_counts(first, last).sum(axis=1)
+    order = np.argsort(-m, kind="stable")
+    return [located.codes[i] for i in order if i != 0 and m[i] > 0][:n]
+
+
+def accuracy_series(
+    located: LocatedGroundTruth, countries: Sequence[str], first: int, last: int, not_located: str = "exclude"
+) -> list[YearSeries]:
+    """Accuracy per year with its interval, one series per country."""
+    out = []
+    for c in countries:
+        ca = located.country_accuracy(c, first, last, not_located)
+        ivs = [y.selected(not_located) for y in ca.years]
+        out.append(
+            YearSeries(
+                ca.country,
+                [y.year for y in ca.years if y.year is not None],
+                [iv.estimate for iv in ivs],
+                [iv.low for iv in ivs],
+                [iv.high for iv in ivs],
+            )
+        )
+    return out
+
+
+def lr_series(
+    located: LocatedGroundTruth, countries: Sequence[str], first: int, last: int
+) -> list[YearSeries]:
+    """Per year: the LR that the database says C when the device is in C (against all others)."""
+    out = []
+    for c in countries:
+        years: list[int] = []
+        vals: list[float | None] = []
+        lows: list[float | None] = []
+        highs: list[float | None] = []
+        for y in range(first, last + 1):
+            lr = located.likelihood_ratio(c, c, y, y)
+            years.append(y)
+            if lr is None:
+                vals.append(None)
+                lows.append(None)
+                highs.append(None)
+            else:
+                vals.append(lr.value if lr.value is not None else lr.conservative)
+                lows.append(lr.conservative)
+                highs.append(lr.high)
+        out.append(YearSeries(c, years, vals, lows, highs))
+    return out
+
+
+def naive_comparison(
+    located: LocatedGroundTruth,
+    country: str,
+    first: int,
+    last: int,
+    *,
+    other_country: str | None = None,
+    not_located: str = "exclude",
+) -> NaiveComparison:
+    """The country's yearly accuracy against the naive figures (global per year, the last year's
+    figure applied to every year, another country's window figure)."""
+    code = normalize_country(country)
+    ca = located.country_accuracy(code, first, last, not_located)
+    glob = located.global_accuracy(first, last)
+    single = ca.years[-1].selected(not_located).estimate if ca.years else None
+    other_value: float | None = None
+    if other_country:
+        hist_all = located.country_accuracy(other_country, first, last, not_located).hist_all
+        other_value = hist_all.selected(not_located).estimate
+    return NaiveComparison(
+        country=code,
+        years=[y.year for y in ca.years if y.year is not None],
+        evidential=[y.selected(not_located).estimate for y in ca.years],
+        global_accuracy=[g.selected(not_located).estimate for g in glob],
+        single_year=single,
+        single_year_label=f"{code} {last} applied to every year",
+        other_country=other_value,
+        other_country_label=f"{other_country} {first}-{last}" if other_country else "",
+    )
+
+
+@functools.cache
+def _borders() -> Any | None:
+    try:
+        geography: Any = importlib.import_module("ipevidence.geography")
+        return geography.Borders.load("10m")
+    except Exception:  # no borders only means maps are drawn without them
+        return None
+
+
+def border_of(country: str) -> Any | None:
+    """The shipped Natural Earth border of ``country`` (shapely geometry), or None if not available."""
+    borders = _borders()
+    if borders is None:
+        return None
+    try:
+        return borders.geometry(country)
+    except Exception:  # an unknown or borderless territory: draw the points alone
+        return None
+
+
+def ground_truth_provenance(located: LocatedGroundTruth) -> dict[str, Any]:
+    """The provenance of a located ground truth: archive days, funnel, parameters, database."""
+    gt = located.ground_truth
+    out: dict[str, Any] = {
+        "library_version": __version__,
+        "ground_truth": {
+            "family": gt.family,
+            "rows": len(gt),
+            "years": [located.first_year, located.last_year] if len(gt) else [],
+            "parameters": to_jsonable(dict(gt.parameters)),
+            "funnel": gt.funnel.to_dict(),
+            "archive": gt.provenance.to_dict() if gt.provenance is not None else None,
+        },
+        "database": located.database.to_dict() if located.database is not None else None,
+        "intervals": {"method": located.method, "level": located.level},
+    }
+    return out
+
+
+def _verdict_section(verdicts: Sequence[Any]) -> Section:
+    blocks = []
+    for v in verdicts:
+        blocks.append(str(v).rstrip())
+    return Section(
+        "Verdicts",
+        paragraphs=(
+            "Each verdict names every criterion, its figure, its threshold and whether it passed; "
+            "the JSON report holds the full structured form.",
+        ),
+        preformatted="\n\n".join(blocks),
+    )
+
+
+def evidence_report(
+    located: LocatedGroundTruth,
+    *,
+    evidence_date: dt.date,
+    countries: Sequence[str] | None = None,
+    window_years: int = 8,
+    threshold: float = 0.95,
+    not_located: str = "exclude",
+    evidential_table: Any | None = None,
+    verdicts: Sequence[Any] = (),
+    verdict_dicts: Sequence[Mapping[str, Any]] = (),
+    other_databases: Mapping[str, LocatedGroundTruth] | None = None,
+    extra_sections: Sequence[Section] = (),
+    extra_provenance: Mapping[str, Any] | None = None,
+    notes: Sequence[str] = (),
+    title: str | None = None,
+    figures: bool = True,
+) -> Report:
+    """A whole report on the evidential value of a database's country answers at ``evidence_date``."""
+    from ..accuracy import address_table, database_accuracy_table, naive_methods_table
+
+    first, last = located.window(evidence_date.year, window_years)
+    codes = [normalize_country(c) for c in countries] if countries else top_countries(located, first, last)
+    all_notes = list(notes)
+    draw = figures and plots_available()
+    if figures and not draw:
+        all_notes.append(NO_PLOTS_NOTE)
+    db = located.database
+    db_text = f"{db.name} (built {db.build_date.isoformat()})" if db is not None else "the database"
+
+    sections: list[Section] = []
+    intro = (
+        f"Evidence date {evidence_date.isoformat()}; window {first}-{last} ({last - first + 1} years "
+        f"ending with the evidence's year); database {db_text}; ground truth of "
+        f"{len(located.ground_truth):,} IPv{located.ground_truth.family} addresses; "
+        f"threshold {threshold:.0%}; {located.level:.0%} {located.method} intervals; "
+        f"not-located addresses {not_located}d."
+    )
+    sections.append(
+        Section(
+            "Summary",
+            paragraphs=(intro,),
+            items=tuple(f"{c}: {country_name(c)}" for c in codes),
+        )
+    )
+    if verdicts:
+        sections.append(_verdict_section(verdicts))
+
+    tables: list[Table] = []
+    if evidential_table is not None:
+        tables.append(as_report_table(evidential_table))
+    figs: list[Figure] = []
+    if draw and codes:
+        f = accuracy_figure(
+            accuracy_series(located, codes, first, last, not_located),
+            threshold=threshold,
+            title=f"Accuracy per year, {first}-{last}",
+        )
+        if f is not None:
+            figs.append(f)
+    sections.append(
+        Section(
+            "Evidential value per country (Table 8)",
+            paragraphs=(
+                "Hist min is the lowest yearly accuracy in the window and Hist all the accuracy over the "
+                "whole window; both must reach the threshold, with enough ground truth and a valid "
+                "geography, for a country location to be valid evidence.",
+            ),
+            tables=tables,
+            figures=figs,
+        )
+    )
+
+    acc_tables = [as_report_table(address_table(located, codes, first, last))]
+    dbs: dict[str, LocatedGroundTruth] = {db.name if db is not None else "database": located}
+    if other_databases:
+        dbs.update(other_databases)
+    acc_tables.append(as_report_table(database_accuracy_table(dbs, codes, first, last, not_located)))
+    for c in codes:
+        acc_tables.append(as_report_table(located.country_accuracy(c, first, last, not_located).table()))
+    sections.append(
+        Section(
+            "Ground truth and accuracy (Tables 4 to 7)",
+            paragraphs=(
+                "Addresses per country and year (Tables 4-6), the accuracy per database (Table 7), and "
+                "each country's accuracy per year with its confidence interval.",
+            ),
+            tables=acc_tables,
+        )
+    )
+
+    if codes:
+        main = codes[0]
+        other = codes[1] if len(codes) > 1 else None
+        naive_tables = []
+        if other is not None:
+            naive_tables.append(
+                as_report_table(
+                    naive_methods_table(
+                        located, main, last, observed_year=first, other_country=other, not_located=not_located
+                    )
+                )
+            )
+        nfigs: list[Figure] = []
+        if draw:
+            nf = naive_methods_figure(
+                naive_comparison(located, main, first, last, other_country=other, not_located=not_located),
+                threshold=threshold,
+            )
+            if nf is not None:
+                nfigs.append(nf)
+        sections.append(
+            Section(
+                "The naive methods (shown to be rejected)",
+                paragraphs=(
+                    "(i) global accuracy applied to a country, (ii) one year's figure applied to another "
+                    "year, (iii) another country's figure: each can overstate the evidence.",
+                ),
+                tables=naive_tables,
+                figures=nfigs,
+            )
+        )
+
+        lr_rows: list[tuple[Cell, ...]] = []
+        for c in codes:
+            lr = located.likelihood_ratio(c, c, first, last)
+            if lr is None:
+                lr_rows.append((c, None, None, None, None, "no data"))
+            else:
+                lr_rows.append((c, lr.value, lr.low, lr.high, lr.conservative, lr.verbal))
+        lfigs: list[Figure] = []
+        if draw:
+            lf = lr_figure(lr_series(located, codes, first, last))
+            if lf is not None:
+                lfigs.append(lf)
+        sections.append(
+            Section(
+                "Likelihood ratio",
+                paragraphs=(
+                    "LR = P(database says C | device in C) / P(database says C | device elsewhere), from the "
+                    "window's confusion matrix, the alternatives weighted by their ground truth. The "
+                    "conservative LR divides the numerator's lower bound by the denominator's upper bound.",
+                ),
+                tables=(
+                    Table(
+                        f"Likelihood ratio that the database says C, {first}-{last}",
+                        ("Country", "LR", "Low", "High", "Conservative", "Verbal (ENFSI)"),
+                        lr_rows,
+                    ),
+                ),
+                figures=lfigs,
+            )
+        )
+
+        cfigs: list[Figure] = []
+        if draw:
+            for c in codes[:3]:
+                rows = located.rows_of(c, first, last)
+                gt = located.ground_truth
+                cf = coverage_map_figure(
+                    c,
+                    gt.latitude[rows],
+                    gt.longitude[rows],
+                    border=border_of(c),
+                    country_label=f"{country_name(c)} ({c}), {first}-{last}",
+                )
+                if cf is not None:
+                    cfigs.append(cf)
+        if cfigs:
+            sections.append(
+                Section(
+                    "Ground-truth coverage",
+                    paragraphs=("Where the ground truth of each country lies (the paper's Figure 6).",),
+                    figures=cfigs,
+                )
+            )
+
+    sections.extend(extra_sections)
+    provenance = ground_truth_provenance(located)
+    provenance["evidence_date"] = evidence_date.isoformat()
+    provenance["window"] = [first, last]
+    provenance["threshold"] = threshold
+    provenance["not_located"] = not_located
+    provenance["countries"] = codes
+    if verdict_dicts:
+        provenance["verdicts"] = [to_jsonable(v) for v in verdict_dicts]
+    if extra_provenance:
+        provenance.update(to_jsonable(dict(extra_provenance)))
+    return Report(
+        title=title or f"Evidential value of IP country location at {evidence_date.isoformat()}",
+        sections=sections,
+        provenance=provenance,
+        notes=all_notes,
+        attribution=(DATABASE_ATTRIBUTION,),
+    )
+
+
+def assessor_report(
+    assessor: Any,
+    evidence_date: dt.date,
+    *,
+    countries: Sequence[str] | None = None,
+    addresses: Sequence[str | tuple[str, str | None]] = (),
+    notes: Sequence[str] = (),
+    extra_sections: Sequence[Section] = (),
+    extra_provenance: Mapping[str, Any] | None = None,
+    title: str | None = None,
+    figures: bool = True,
+) -> Report:
+    """A report from an :class:`~ipevidence.assessment.EvidentialAssessor`: Table 8 under its policy,
+    verdicts for ``addresses`` (an address, or an (address, claimed country) pair), and everything
+    :func:`evidence_report` shows. An address that cannot be assessed (private, invalid, ...) is
+    listed with the reason instead of stopping the report."""
+    from ..errors import IpEvidenceError
+
+    policy = assessor.policy
+    located = assessor.located
+    first, last = located.window(evidence_date.year, policy.window_years)
+    codes = [normalize_country(c) for c in countries] if countries else top_countries(located, first, last)
+    verdicts = []
+    refused: list[str] = []
+    for item in addresses:
+        ip, claimed = (item, None) if isinstance(item, str) else item
+        try:
+            verdicts.append(assessor.assess(ip, evidence_date, claimed_country=claimed))
+        except IpEvidenceError as exc:
+            refused.append(f"{ip}: cannot be assessed: {exc}")
+    sections = list(extra_sections)
+    if refused:
+        sections.insert(
+            0,
+            Section(
+                "Addresses that cannot be assessed",
+                paragraphs=("These addresses say nothing about a country location:",),
+                items=refused,
+            ),
+        )
+    provenance = {"policy": policy.to_dict(), **(dict(extra_provenance) if extra_provenance else {})}
+    return evidence_report(
+        located,
+        evidence_date=evidence_date,
+        countries=codes,
+        window_years=policy.window_years,
+        threshold=policy.threshold,
+        not_located=policy.not_located,
+        evidential_table=assessor.table(codes, evidence_date),
+        verdicts=verdicts,
+        verdict_dicts=[v.to_dict() for v in verdicts],
+        extra_sections=sections,
+        extra_provenance=provenance,
+        notes=notes,
+        title=title,
+        figures=figures,
+    )

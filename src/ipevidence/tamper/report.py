@@ -1,0 +1,131 @@
+"""Rendering of a :class:`~.analysis.TamperReport` as deterministic JSON and as Markdown."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._version import __version__
+from ..jsonutil import canonical_json
+
+if TYPE_CHECKING:
+    from .analysis import TamperReport
+
+__all__ = ["render_json", "render_markdown"]
+
+
+def render_json(report: TamperReport, *, timelines: bool = True, windows: bool = True) -> str:
+    """Canonical JSON (sorted keys; the same inputs give the same bytes), with the library version."""
+    data = report.to_dict(timelines=timelines, windows=windows)
+    data["library_version"] = __version__
+    return canonical_json(data)
+
+
+def _cell(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def render_markdown(report: TamperReport, *, timelines: bool = True) -> str:
+    """A Markdown report: summary, parameters, databases, findings, void windows, per-account detail."""
+    s = report.summary()
+    p = report.parameters
+    out: list[str] = ["# Tampered evidence analysis", ""]
+    out.append(str(report))
+    out += ["", "## Parameters", ""]
+    out.append(f"- maximum speed: {p.max_speed_kmh:g} km/h")
+    out.append(f"- cross-service window: {p.cross_service_window_s} s")
+    out.append(f"- evidence window: {p.window_s} s (aligned to the Unix epoch, UTC)")
+    out.append(f"- private/reserved addresses flagged: {'yes' if p.expect_public else 'no'}")
+    out.append(f"- cloud/hosting ASNs: {', '.join(str(a) for a in sorted(p.hosting_asns)) or 'none'}")
+    out.append(f"- network lists: {', '.join(p.networks) or 'none'}")
+    out.append(f"- country distance: {p.distance}; margin {p.distance_margin_km:g} km")
+    out.append(f"- ipevidence {__version__}")
+    out += [
+        "",
+        "## Databases",
+        "",
+        "| file | kind | build date | SHA-256 | entries located with it |",
+        "|---|---|---|---|---|",
+    ]
+    per_db = s["entries_per_database"]
+    for d in report.databases:
+        out.append(
+            f"| {_cell(d.name)} | {d.kind} | {d.build_date.isoformat()} | `{d.sha256}` | "
+            f"{per_db.get(d.name, 0)} |"
+        )
+    if s["entries_database_after"]:
+        out.append("")
+        out.append(
+            f"{s['entries_database_after']} entries predate every database and were geolocated with the "
+            f"earliest one (built after them)."
+        )
+    if report.sources:
+        out += [
+            "",
+            "## Sources",
+            "",
+            "| source | format | lines | entries | malformed | not entries |",
+            "|---|---|---|---|---|---|",
+        ]
+        for src in report.sources:
+            ign = sum(src["not_entries"].values())
+            out.append(
+                f"| {_cell(src['source'])} | {src['format']} | {src['lines']} | {src['entries']} | "
+                f"{src['malformed']} | {ign} |"
+            )
+        for src in report.sources:
+            if src["malformed"]:
+                lines = ", ".join(str(x) for x in src["malformed_lines"])
+                more = " ..." if src["malformed"] > len(src["malformed_lines"]) else ""
+                out.append(f"\nMalformed lines in {src['source']}: {lines}{more}")
+    out += ["", "## Findings", ""]
+    if not report.findings:
+        out += ["No finding: nothing in these entries makes their country location evidence void.", ""]
+    for f in report.findings:
+        out.append(f"### {f.id}: {f.kind.replace('_', ' ')} ({_cell(f.account)})")
+        out.append("")
+        out.append(f.explanation)
+        out.append("")
+        out.append("| time | service | event | address | country | network | line |")
+        out.append("|---|---|---|---|---|---|---|")
+        for e in f.entries:
+            out.append(
+                f"| {e.entry.timestamp.isoformat()} | {_cell(e.entry.service)} | {_cell(e.entry.event)} | "
+                f"{e.entry.address} | {e.country or '-'} | {_cell(e.network or '')} | {e.entry.line} |"
+            )
+        out.append("")
+    out += ["## Evidence windows", ""]
+    out.append(
+        f"{s['windows']} account windows: {s['windows_stand']} stand, {s['windows_void']} void, "
+        f"{s['windows_no_evidence']} without located entries."
+    )
+    void = report.void_windows
+    if void:
+        out += [
+            "",
+            "| account | window start (UTC) | entries | countries | void because |",
+            "|---|---|---|---|---|",
+        ]
+        for w in void:
+            out.append(
+                f"| {_cell(w.account)} | {w.start.isoformat()} | {w.entries} | "
+                f"{', '.join(w.countries) or '-'} | {_cell('; '.join(w.reasons))} |"
+            )
+    if timelines:
+        out += ["", "## Accounts", ""]
+        for a in report.accounts:
+            out.append(f"### {_cell(a)}")
+            out.append("")
+            for w in report.windows(a):
+                out.append(f"- {_cell(str(w))}")
+            out.append("")
+            out.append("| time | service | event | address | country | database | line |")
+            out.append("|---|---|---|---|---|---|---|")
+            for e in report.timeline(a):
+                db = (e.database or "-") + (" (built after)" if e.database_after else "")
+                out.append(
+                    f"| {e.entry.timestamp.isoformat()} | {_cell(e.entry.service)} | "
+                    f"{_cell(e.entry.event)} | {e.entry.address} | {e.country or '-'} | {_cell(db)} | "
+                    f"{e.entry.line} |"
+                )
+            out.append("")
+    return "\n".join(out).rstrip() + "\n"

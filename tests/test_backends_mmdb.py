@@ -1,0 +1,256 @@
+"""MaxMind DB: MaxMind's official test databases (known answers, the broken one), the real DB-IP
+Lite file against per-address maxminddb lookups, IPinfo-style and generated files, the npz cache."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gzip
+import ipaddress
+import time
+from pathlib import Path
+from typing import Any
+
+import maxminddb
+import numpy as np
+import pytest
+
+from conftest import shared_file
+from ipevidence.addresses import format_ipv4, format_ipv6, int_to_ipv6
+from ipevidence.backends import MMDBBackend, country_of_record, open_database
+from ipevidence.backends.writers import write_mmdb
+from ipevidence.countries import is_known_country
+from ipevidence.errors import DatabaseFormatError, FamilyMismatchError, InvalidAddressError
+
+TEST_DBS = ["GeoIP2-Country-Test.mmdb", "GeoLite2-Country-Test.mmdb"]
+
+
+def official(reader: Any, ips: list[str], field: str = "country") -> list[str]:
+    out = []
+    for ip in ips:
+        code = country_of_record(reader.get(ip), field)  # type: ignore[arg-type]
+        out.append(code if code and is_known_country(code) else "")
+    return out
+
+
+@pytest.fixture(scope="module")
+def dbip(tmp_path_factory: pytest.TempPathFactory) -> tuple[MMDBBackend, Path, Path]:
+    gz = shared_file("mmdb/dbip-country-lite-2025-07.mmdb.gz")
+    tmp = tmp_path_factory.mktemp("dbip")
+    plain = tmp / "dbip-country-lite-2025-07.mmdb"
+    plain.write_bytes(gzip.decompress(gz.read_bytes()))
+    cache = tmp / "cache"
+    backend = open_database(gz, cache_dir=cache)
+    assert isinstance(backend, MMDBBackend)
+    return backend, plain, cache
+
+
+# --- MaxMind's official test databases --------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("ip", "country", "registered"),
+    [
+        ("2.125.160.216", "GB", "FR"),
+        ("81.2.69.160", "GB", "US"),
+        ("89.160.20.112", "SE", "DE"),
+        ("216.160.83.56", "US", "GB"),
+        ("67.43.156.1", "BT", "RO"),
+        ("2001:218::1", "JP", "JP"),
+        ("2a02:cf40::1", "NO", "NO"),
+        ("1.2.3.4", None, None),
+        ("2001:480::1", None, None),
+    ],
+)
+def test_known_answers_geoip2_country_test(ip: str, country: str | None, registered: str | None) -> None:
+    path = shared_file("mmdb/GeoIP2-Country-Test.mmdb")
+    assert MMDBBackend(path).country(ip) == country
+    assert MMDBBackend(path, country_field="registered_country").country(ip) == registered
+
+
+@pytest.mark.parametrize("name", TEST_DBS)
+def test_test_databases_match_maxminddb_on_every_network(name: str) -> None:
+    path = shared_file(f"mmdb/{name}")
+    reader = maxminddb.open_database(str(path))
+    v4: list[int] = []
+    v6: list[int] = []
+    for net, _ in reader:
+        for addr in (net.network_address, net.broadcast_address):
+            for d in (-1, 0, 1):
+                x = int(addr) + d
+                if net.version == 4 and 0 <= x < 2**32:
+                    v4.append(x)
+                elif net.version == 6 and 0 <= x < 2**128:
+                    v6.append(x)
+    assert v4
+    assert v6
+    for field in ("country", "registered_country"):
+        b = MMDBBackend(path, country_field=field)
+        col4 = np.array(v4, np.uint32)
+        assert [c.decode() for c in b.lookup(col4).tolist()] == official(reader, format_ipv4(col4), field)
+        col6 = int_to_ipv6(v6)
+        assert [c.decode() for c in b.lookup(col6).tolist()] == official(reader, format_ipv6(col6), field)
+
+
+def test_metadata_and_provenance() -> None:
+    path = shared_file("mmdb/GeoLite2-Country-Test.mmdb")
+    b = MMDBBackend(path)
+    meta = maxminddb.open_database(str(path)).metadata()
+    assert b.build_date == dt.datetime.fromtimestamp(meta.build_epoch, dt.timezone.utc).date()
+    assert b.database_type == "GeoLite2-Country"
+    info = b.describe()
+    assert info.kind == "mmdb"
+    assert info.name == "GeoLite2-Country-Test.mmdb"
+    assert info.families == frozenset({4, 6})
+    assert info.ranges == len(b.table) > 0
+
+
+def test_broken_test_database_raises_database_format_error() -> None:
+    start = time.perf_counter()
+    with pytest.raises(DatabaseFormatError):
+        open_database(shared_file("mmdb/GeoIP2-City-Test-Broken-Double-Format.mmdb"))
+    with pytest.raises(DatabaseFormatError):
+        MMDBBackend(shared_file("mmdb/GeoIP2-City-Test-Broken-Double-Format.mmdb"))
+    assert time.perf_counter() - start < 10
+
+
+def test_asn_database_is_not_a_country_database() -> None:
+    with pytest.raises(DatabaseFormatError, match="not a country"):
+        MMDBBackend(shared_file("mmdb/GeoLite2-ASN-Test.mmdb"))
+
+
+def test_truncated_and_garbage_files(tmp_path: Path) -> None:
+    data = shared_file("mmdb/GeoLite2-Country-Test.mmdb").read_bytes()
+    for i, blob in enumerate([data[: len(data) // 3], data[:100] + data[-200:], b"\0" * 500]):
+        p = tmp_path / f"bad{i}.mmdb"
+        p.write_bytes(blob)
+        with pytest.raises(DatabaseFormatError):
+            MMDBBackend(p)
+
+
+# --- the real DB-IP Lite file -----------------------------------------------------------------
+
+
+def test_dbip_provenance(dbip: tuple[MMDBBackend, Path, Path]) -> None:
+    backend, _, _ = dbip
+    info = backend.describe()
+    assert backend.build_date == dt.date(2025, 7, 1)
+    assert info.name == "dbip-country-lite-2025-07.mmdb.gz"
+    assert "gzip" in info.description
+    assert backend.families == frozenset({4, 6})
+    assert backend.database_type == "DBIP-Country-Lite"
+    assert backend.country("8.8.8.8") == "US"
+
+
+def test_dbip_matches_maxminddb_per_address(dbip: tuple[MMDBBackend, Path, Path]) -> None:
+    backend, plain, _ = dbip
+    reader = maxminddb.open_database(str(plain))
+    rng = np.random.default_rng(7)
+    v4 = rng.integers(0, 2**32, 60_000, dtype=np.uint64).astype(np.uint32)
+    fr = backend.table.family(4)
+    pick = rng.integers(0, len(fr), 10_000)
+    v4 = np.concatenate([v4, fr.starts[pick], fr.ends[pick], fr.starts[pick] - 1, fr.ends[pick] + 1])
+    assert [c.decode() for c in backend.lookup(v4).tolist()] == official(reader, format_ipv4(v4))
+    raw = rng.integers(0, 256, (60_000, 16), dtype=np.uint8)
+    raw[:30_000, 0] = 0x20 + raw[:30_000, 0] % 16  # mostly 2000::/3, where the data is
+    raw[30_000:35_000, :10] = 0  # IPv4-mapped ::ffff:a.b.c.d and IPv4-compatible ::a.b.c.d
+    raw[30_000:32_500, 10:12] = 0xFF
+    raw[32_500:35_000, 10:12] = 0
+    raw[35_000:37_000, :2] = [0x20, 0x02]  # 6to4 alias
+    col = raw.view("S16").reshape(-1)
+    f6 = backend.table.family(6)
+    pick6 = rng.integers(0, len(f6), 10_000)
+    col = np.concatenate([col, f6.starts[pick6], f6.ends[pick6]])
+    assert [c.decode() for c in backend.lookup(col).tolist()] == official(reader, format_ipv6(col))
+
+
+def test_dbip_cache_reopens_identically(dbip: tuple[MMDBBackend, Path, Path]) -> None:
+    backend, _, cache = dbip
+    files = list(cache.glob("mmdb-*.npz"))
+    assert len(files) == 1
+    again = open_database(shared_file("mmdb/dbip-country-lite-2025-07.mmdb.gz"), cache_dir=cache)
+    assert isinstance(again, MMDBBackend)
+    assert again.describe() == backend.describe()
+    for fam in (4, 6):
+        a, b = backend.table.family(fam), again.table.family(fam)
+        assert np.array_equal(a.starts, b.starts)
+        assert np.array_equal(a.ends, b.ends)
+        assert np.array_equal(a.countries, b.countries)
+    with np.load(files[0], allow_pickle=False) as z:  # plain arrays, no pickles
+        assert all(z[k].dtype != object for k in z.files)
+
+
+def test_damaged_cache_is_rebuilt(tmp_path: Path) -> None:
+    path = shared_file("mmdb/GeoLite2-Country-Test.mmdb")
+    first = MMDBBackend(path, cache_dir=tmp_path)
+    (npz,) = tmp_path.glob("*.npz")
+    npz.write_bytes(b"garbage")
+    second = MMDBBackend(path, cache_dir=tmp_path)
+    assert second.lookup(first.table.family(4).starts).tolist() == first.table.family(4).countries.tolist()
+
+
+# --- generated files: IPinfo-style flat fields, record sizes, IPv4-only trees -----------------
+
+
+NETWORKS: list[tuple[str, dict[str, Any]]] = [
+    ("1.0.0.0/24", {"country": "AU", "country_name": "Australia"}),  # IPinfo free "country" layout
+    ("8.8.8.0/24", {"country_code": "US", "country": "United States", "asn": "AS15169"}),  # IPinfo Lite
+    ("8.8.9.0/24", {"country": {"iso_code": "US"}, "registered_country": {"iso_code": "CA"}}),
+    ("9.9.9.0/24", {"country": "EU"}),  # not a country
+    ("2001:4860::/32", {"country": "US"}),
+    ("2a00:1450::/29", {"country": "IE"}),
+]
+
+
+@pytest.mark.parametrize("record_size", [24, 28, 32])
+@pytest.mark.parametrize("ip_version", [4, 6])
+def test_generated_ipinfo_style_files(tmp_path: Path, record_size: int, ip_version: int) -> None:
+    nets = [n for n in NETWORKS if ip_version == 6 or ":" not in n[0]]
+    path = tmp_path / "ipinfo.mmdb"
+    write_mmdb(path, nets, ip_version=ip_version, record_size=record_size, build_date=dt.date(2024, 3, 1))
+    b = open_database(path)
+    assert isinstance(b, MMDBBackend)
+    assert b.build_date == dt.date(2024, 3, 1)
+    assert b.country("1.0.0.77") == "AU"
+    assert b.country("8.8.8.8") == "US"
+    assert b.country("8.8.9.1") == "US"
+    assert b.country("9.9.9.9") is None
+    assert b.nonstandard_codes == {"EU": 1}
+    reader = maxminddb.open_database(str(path))
+    rng = np.random.default_rng(record_size)
+    v4 = np.concatenate(
+        [
+            rng.integers(0, 2**32, 500, dtype=np.uint64).astype(np.uint32),
+            np.array([16777216, 134744319], np.uint32),
+        ]
+    )
+    v4 = np.concatenate([v4, np.arange(16777216 - 3, 16777216 + 3, dtype=np.uint32)])
+    assert [c.decode() for c in b.lookup(v4).tolist()] == official(reader, format_ipv4(v4))
+    if ip_version == 6:
+        assert b.families == frozenset({4, 6})
+        assert b.country("2001:4860::1") == "US"
+        assert b.country("2a00:1457:ffff::1") == "IE"
+        assert b.country("::1.0.0.9") == "AU"  # IPv4 lives under ::/96
+        ints = [
+            int(ipaddress.ip_address(x)) for x in ("2001:4860::", "2001:485f:ffff:ffff:ffff:ffff:ffff:ffff")
+        ]
+        col = int_to_ipv6(ints + [int(x) << 64 for x in rng.integers(0, 2**63, 300)])
+        assert [c.decode() for c in b.lookup(col).tolist()] == official(reader, format_ipv6(col))
+    else:
+        assert b.families == frozenset({4})
+        with pytest.raises(FamilyMismatchError):
+            b.country("2001:4860::1")
+    with pytest.raises(InvalidAddressError):
+        b.country("nonsense")
+    reg = MMDBBackend(path, country_field="registered_country")
+    assert reg.country("8.8.9.1") == "CA"
+    assert reg.country("1.0.0.1") is None
+
+
+def test_country_of_record_layouts() -> None:
+    assert country_of_record({"country": {"iso_code": "DE"}}) == "DE"
+    assert country_of_record({"country": "DE"}) == "DE"
+    assert country_of_record({"country": "Germany", "country_code": "DE"}) == "DE"
+    assert country_of_record({"registered_country": {"iso_code": "FR"}}, "registered_country") == "FR"
+    assert country_of_record({"country": "DE"}, "registered_country") is None
+    assert country_of_record(None) is None
+    assert country_of_record({"country": {"names": {}}}) is None

@@ -1,0 +1,133 @@
+"""``assess``, ``table`` and ``report`` end to end: a saved ground truth file and the shipped database."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from test_cli import run
+from test_report_document import check_html
+
+from ipevidence.cli import ExitCode
+from ipevidence.defaults import DATABASE_ATTRIBUTION
+from ipevidence.report.document import PNG_SIGNATURE
+from ipevidence.synthetic.errormodel import Cell, build_case
+
+# 11.0.0.0/8 is United States space in the shipped database; 2.16.17.1 is Italian, 2.16.1.1 German.
+US_IP, IT_IP, DE_IP = "11.0.0.5", "2.16.17.1", "2.16.1.1"
+
+
+@pytest.fixture(scope="module")
+def ground_truth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """US and IT ground truth whose addresses all lie in 11.0.0.0/8 (so IT rows are 'wrong')."""
+    cells = []
+    for y in range(2015, 2023):
+        cells.append(Cell("US", y, 1500))
+        cells.append(Cell("IT", y, 800))
+    case = build_case(cells, seed=3)
+    path = tmp_path_factory.mktemp("gt") / "gt.npz"
+    case.ground_truth.save(path)
+    return path
+
+
+def test_assess_valid(ground_truth: Path) -> None:
+    out = run("--ground-truth", str(ground_truth), "assess", US_IP, "--date", "2022-06-01")
+    assert out.returncode == ExitCode.OK, out.stderr
+    assert out.stdout.startswith(f"{US_IP} on 2022-06-01: the database places it in US")
+    assert "VALID" in out.stdout
+    assert DATABASE_ATTRIBUTION in out.stderr
+    assert "ipevidence: warning: the shipped database was built on 2024-10-01, 853 days after" in out.stderr
+
+
+def test_assess_json(ground_truth: Path) -> None:
+    out = run("assess", US_IP, "--date", "2022-06-01", "--json", "--ground-truth", str(ground_truth), "-q")
+    assert out.returncode == ExitCode.OK, out.stderr
+    data = json.loads(out.stdout)
+    assert data["outcome"] == "valid"
+    assert data["located_country"] == "US"
+    assert data["attribution"] == [DATABASE_ATTRIBUTION]
+    assert data["warnings"][0].startswith("the shipped database")
+    assert data["provenance"]["database"]["name"] == "IP2LOCATION-LITE-DB1-2024-10-01.BIN"
+    again = run("assess", US_IP, "--date", "2022-06-01", "--json", "--ground-truth", str(ground_truth), "-q")
+    assert again.stdout == out.stdout
+
+
+def test_assess_not_valid_insufficient_and_errors(ground_truth: Path) -> None:
+    gt = ("--ground-truth", str(ground_truth))
+    out = run(*gt, "assess", IT_IP, "--date", "2022-06-01")
+    assert out.returncode == ExitCode.NOT_VALID, out.stderr
+    assert "NOT VALID" in out.stdout
+    out = run(*gt, "assess", DE_IP, "--date", "2022-06-01")
+    assert out.returncode == ExitCode.INSUFFICIENT_DATA, out.stderr
+    assert "INSUFFICIENT DATA" in out.stdout
+    out = run(*gt, "assess", "10.1.2.3", "--date", "2022-06-01")
+    assert out.returncode == ExitCode.INPUT_ERROR
+    assert out.stderr.strip().splitlines()[-1].startswith("ipevidence: error: '10.1.2.3'")
+    assert "Traceback" not in out.stderr
+    out = run(*gt, "assess", "not-an-ip", "--date", "2022-06-01")
+    assert out.returncode == ExitCode.INPUT_ERROR
+    out = run(*gt, "assess", US_IP, "--date", "2030-01-01")
+    assert out.returncode == ExitCode.INPUT_ERROR
+    assert "outside the ground truth" in out.stderr
+    out = run(*gt, "assess", US_IP, "--date", "2022-01-01", "--country", "QQ")
+    assert out.returncode == ExitCode.INPUT_ERROR
+    assert "unknown country code 'QQ'" in out.stderr
+
+
+def test_broken_ground_truth_file(tmp_path: Path) -> None:
+    bad = tmp_path / "gt.npz"
+    bad.write_text("not a zip")
+    out = run("assess", US_IP, "--date", "2022-06-01", "--ground-truth", str(bad))
+    assert out.returncode == ExitCode.DATA_ERROR
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert out.stderr.startswith("ipevidence: error: ")
+
+
+def test_table(ground_truth: Path) -> None:
+    out = run("--ground-truth", str(ground_truth), "table", "US", "it", "--date", "2022-06-01", "-q")
+    assert out.returncode == ExitCode.OK, out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0].startswith("Evidential data of IP country location evidence dated to 2022")
+    assert any(line.startswith("US ") for line in lines)
+    assert any(line.startswith("IT ") for line in lines)
+    js = run("--ground-truth", str(ground_truth), "table", "--date", "2022-06-01", "--json", "-q")
+    assert js.returncode == ExitCode.OK
+    data = json.loads(js.stdout)
+    assert {r[0] for r in data["table"]["rows"]} == {"US", "IT"}
+    assert data["attribution"] == [DATABASE_ATTRIBUTION]
+
+
+def test_report(ground_truth: Path, tmp_path: Path) -> None:
+    out_dir = tmp_path / "rep"
+    out = run(
+        "--ground-truth",
+        str(ground_truth),
+        "report",
+        "US",
+        "IT",
+        "--date",
+        "2022-06-01",
+        "-o",
+        str(out_dir),
+        "--assess",
+        US_IP,
+        "192.168.1.1",
+    )
+    assert out.returncode == ExitCode.OK, out.stderr
+    html = (out_dir / "report.html").read_text(encoding="utf-8")
+    checker = check_html(html)
+    assert checker.images >= 4
+    assert "192.168.1.1: cannot be assessed" in html
+    assert DATABASE_ATTRIBUTION in html
+    assert "How this was computed" in html
+    data = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    assert data["provenance"]["policy"]["name"] == "default"
+    assert data["provenance"]["verdicts"][0]["ip"] == US_IP
+    figures = sorted((out_dir / "figures").glob("*.png"))
+    assert len(figures) >= 4
+    for f in figures:
+        png = f.read_bytes()
+        assert png.startswith(PNG_SIGNATURE)
+        assert len(png) > 5000
+    assert (out_dir / "report.md").read_text(encoding="utf-8").startswith("# Evidential value")

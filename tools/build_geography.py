@@ -1,0 +1,391 @@
+"""Build ipevidence's shipped geography data from Natural Earth TopoJSON (a developer tool).
+
+Reads ``../shared/data/naturalearth/countries-{10m,50m,110m}.json`` (Natural Earth 4.1.0 admin-0
+countries as packaged by world-atlas 2.0.2) and writes, into ``src/ipevidence/data/``:
+
+* ``borders-<scale>.npz``: one polygon per country part, as quantised int32 coordinates plus the
+  TopoJSON transform, ring and polygon offsets for :func:`shapely.from_ragged_array`, the alpha-2
+  code of every part, its approximate area in km² and whether it belongs to the country's main
+  territory (see docs/geography.md);
+* ``country-distances.npz``: the matrix of minimum border-to-border distances in km between every
+  pair of countries of the 1:10m borders, and the land-neighbour matrix.
+
+The installed package reads only these files, never ../shared. Run from the project root::
+
+    python tools/build_geography.py [--source ../shared/data/naturalearth]
+
+The output is deterministic (same input, same bytes apart from the zip timestamps numpy writes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import shapely
+from scipy.spatial import cKDTree
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from ipevidence.countries import numeric_to_alpha2  # noqa: E402
+
+EARTH_RADIUS_KM = 6371.0088
+MAIN_TERRITORY_KM = 300.0
+
+# Natural Earth entries without an ISO numeric id: where each goes (None = left out) and why.
+# See docs/geography.md for the reasoning.
+UNCODED: dict[str, str | None] = {
+    "Kosovo": "XK",  # user-assigned code used by RIPE Atlas and the geolocation vendors
+    "Somaliland": "SO",  # internationally recognised as part of Somalia (ISO 3166 SO)
+    "N. Cyprus": "CY",  # internationally recognised as part of Cyprus
+    "Cyprus U.N. Buffer Zone": "CY",
+    "Akrotiri": "CY",  # UK Sovereign Base Areas on Cyprus: Cypriot networks, Cypriot hosts
+    "Dhekelia": "CY",
+    "Baikonur": "KZ",  # leased to Russia, Kazakh territory
+    "Siachen Glacier": "IN",  # disputed, administered by India
+    "USNB Guantanamo Bay": "CU",  # Cuban territory leased to the US
+    "Coral Sea Is.": "AU",
+    "Clipperton I.": "FR",  # French overseas island (ISO has no code of its own)
+    "Bajo Nuevo Bank": "CO",  # disputed, administered by Colombia
+    "Serranilla Bank": "CO",
+    "Indian Ocean Ter.": "*split",  # Christmas Island (CX) and the Cocos (Keeling) Islands (CC)
+    "Spratly Is.": None,  # disputed by six states, no civilian hosts: left out
+    "Scarborough Reef": None,  # disputed (CN, PH), uninhabited: left out
+}
+
+
+def decode_arcs(topo: dict[str, Any]) -> list[npt.NDArray[np.int64]]:
+    """Absolute quantised coordinates of every arc (delta decoding)."""
+    return [np.cumsum(np.asarray(arc, dtype=np.int64).reshape(-1, 2), axis=0) for arc in topo["arcs"]]
+
+
+def ring_coords(ring: list[int], arcs: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+    parts: list[npt.NDArray[np.int64]] = []
+    for i, a in enumerate(ring):
+        pts = arcs[a] if a >= 0 else arcs[~a][::-1]
+        parts.append(pts if i == 0 else pts[1:])
+    out = np.concatenate(parts)
+    if not np.array_equal(out[0], out[-1]):
+        out = np.vstack([out, out[:1]])
+    return out
+
+
+def _unwrap(lon: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    d = (np.diff(lon) + 180.0) % 360.0 - 180.0
+    return np.concatenate([[lon[0]], lon[0] + np.cumsum(d)])
+
+
+def cut_antimeridian(rings: list[npt.NDArray[np.float64]]) -> list[list[npt.NDArray[np.float64]]]:
+    """Cut a polygon stitched across the antimeridian (or around a pole) into planar pieces."""
+    shell = rings[0].copy()
+    shell[:, 0] = _unwrap(shell[:, 0])
+    shift = shell[-1, 0] - shell[0, 0]
+    if abs(shift) > 180.0:  # the ring goes round a pole: close it along the pole
+        pole = -90.0 if shell[:, 1].mean() < 0 else 90.0
+        shell = np.vstack([shell, [[shell[-1, 0], pole], [shell[0, 0], pole]], shell[:1]])
+    lo, hi = shell[:, 0].min(), shell[:, 0].max()
+    holes = []
+    for h in rings[1:]:
+        h = h.copy()
+        h[:, 0] = _unwrap(h[:, 0])
+        k = np.round((0.5 * (lo + hi) - h[:, 0].mean()) / 360.0)
+        h[:, 0] += 360.0 * k
+        holes.append(h)
+    poly = shapely.make_valid(shapely.Polygon(shell, holes))
+    out: list[list[npt.NDArray[np.float64]]] = []
+    for k in (-2, -1, 0, 1, 2):
+        piece = shapely.intersection(poly, shapely.box(-180.0 + 360.0 * k, -90.0, 180.0 + 360.0 * k, 90.0))
+        for part in shapely.get_parts(piece):
+            if not isinstance(part, shapely.Polygon) or part.is_empty or part.area <= 0:
+                continue
+            part = shapely.transform(part, lambda c, k=k: c - np.array([360.0 * k, 0.0]))
+            out.append([np.asarray(part.exterior.coords)] + [np.asarray(i.coords) for i in part.interiors])
+    return out
+
+
+def requantise(
+    ring: npt.NDArray[np.float64], sx: float, sy: float, tx: float, ty: float
+) -> npt.NDArray[np.int64]:
+    q = np.column_stack([np.round((ring[:, 0] - tx) / sx), np.round((ring[:, 1] - ty) / sy)]).astype(np.int64)
+    keep = np.ones(len(q), dtype=np.bool_)
+    keep[1:] = (q[1:] != q[:-1]).any(axis=1)
+    q = q[keep]
+    if not np.array_equal(q[0], q[-1]):
+        q = np.vstack([q, q[:1]])
+    return q
+
+
+def approx_area_km2(poly: shapely.Polygon) -> float:
+    lat = poly.centroid.y
+    k = (np.pi / 180.0 * EARTH_RADIUS_KM) ** 2 * float(np.cos(np.radians(lat)))
+    return float(poly.area * k)
+
+
+def unit_vectors(lonlat: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    lon = np.radians(lonlat[:, 0])
+    lat = np.radians(lonlat[:, 1])
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def chord_to_km(chord: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    return 2.0 * EARTH_RADIUS_KM * np.arcsin(np.clip(chord / 2.0, 0.0, 1.0))
+
+
+def km_to_chord(km: float) -> float:
+    return float(2.0 * np.sin(km / EARTH_RADIUS_KM / 2.0))
+
+
+def boundary_points(geoms: list[shapely.Geometry], densify_deg: float) -> npt.NDArray[np.float64]:
+    parts = np.concatenate([shapely.get_parts(g) for g in geoms])
+    rings = shapely.get_rings(parts)
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    if len(xy) < 2:
+        return np.asarray(xy, dtype=np.float64)
+    a, b = xy[:-1], xy[1:]
+    same = ring[:-1] == ring[1:]
+    seg = np.hypot(*(b - a).T)
+    n = np.where(same, np.ceil(seg / densify_deg).astype(np.int64), 1)
+    n = np.maximum(n, 1)
+    start = np.repeat(a, n, axis=0)
+    step = np.repeat(np.where(same[:, None], (b - a) / n[:, None], 0.0), n, axis=0)
+    k = np.arange(int(n.sum())) - np.repeat(np.cumsum(n) - n, n)
+    out = start + step * k[:, None]
+    return np.asarray(np.vstack([out, xy[-1:]]), dtype=np.float64)
+
+
+def main_flags(polys: list[shapely.Polygon], areas: list[float]) -> list[bool]:
+    """Largest part plus, transitively, every part within MAIN_TERRITORY_KM of a main part."""
+    n = len(polys)
+    if n == 1:
+        return [True]
+    pts = [unit_vectors(boundary_points([p], 0.05)) for p in polys]
+    main = [False] * n
+    main[int(np.argmax(areas))] = True
+    limit = km_to_chord(MAIN_TERRITORY_KM)
+    changed = True
+    while changed:
+        changed = False
+        tree = cKDTree(np.concatenate([pts[i] for i in range(n) if main[i]]))
+        for i in range(n):
+            if main[i]:
+                continue
+            d, _ = tree.query(pts[i], k=1, distance_upper_bound=limit)
+            if np.isfinite(d).any():
+                main[i] = True
+                changed = True
+    return main
+
+
+def load_scale(
+    path: Path,
+) -> tuple[list[str], list[shapely.Polygon], list[list[npt.NDArray[np.int64]]], dict[str, Any]]:
+    topo = json.loads(path.read_text("utf-8"))
+    arcs = decode_arcs(topo)
+    codes: list[str] = []
+    polys: list[shapely.Polygon] = []
+    quant: list[list[npt.NDArray[np.int64]]] = []
+    sx, sy = topo["transform"]["scale"]
+    tx, ty = topo["transform"]["translate"]
+    decisions: dict[str, Any] = {}
+    for g in topo["objects"]["countries"]["geometries"]:
+        name = g["properties"]["name"]
+        if g.get("id") is not None:
+            code: str | None = numeric_to_alpha2(int(g["id"]))
+            if code is None:
+                raise SystemExit(f"{path.name}: {name} has unknown ISO numeric id {g['id']}")
+        else:
+            if name not in UNCODED:
+                raise SystemExit(f"{path.name}: {name} has no id and no decision in UNCODED")
+            code = UNCODED[name]
+            decisions[name] = code
+            if code is None:
+                continue
+        if g["type"] == "Polygon":
+            plist = [g["arcs"]]
+        elif g["type"] == "MultiPolygon":
+            plist = g["arcs"]
+        else:
+            continue
+        for rings in plist:
+            qrings = [ring_coords(r, arcs) for r in rings]
+            # quantisation collapses a few tiny islands and lakes into degenerate rings: drop them
+            if len(qrings[0]) < 4:
+                decisions["_degenerate_parts"] = decisions.get("_degenerate_parts", 0) + 1
+                continue
+            dropped_holes = sum(1 for q in qrings[1:] if len(q) < 4)
+            if dropped_holes:
+                decisions["_degenerate_holes"] = decisions.get("_degenerate_holes", 0) + dropped_holes
+            qrings = [qrings[0]] + [q for q in qrings[1:] if len(q) >= 4]
+            frings = [np.column_stack([q[:, 0] * sx + tx, q[:, 1] * sy + ty]) for q in qrings]
+            if any((np.abs(np.diff(f[:, 0])) > 180.0).any() for f in frings):
+                # world-atlas stitches polygons across the antimeridian (Russia, Fiji) and around
+                # the South Pole (Antarctica): cut them back into planar pieces
+                pieces = cut_antimeridian(frings)
+                decisions["_antimeridian_cut"] = [*decisions.get("_antimeridian_cut", []), name]
+                qpieces = [[requantise(r, sx, sy, tx, ty) for r in pc] for pc in pieces]
+            else:
+                qpieces = [qrings]
+            for qp in qpieces:
+                fr = [np.column_stack([q[:, 0] * sx + tx, q[:, 1] * sy + ty]) for q in qp]
+                poly = shapely.Polygon(fr[0], fr[1:])
+                part_code = code
+                if code == "*split":
+                    # Christmas Island lies east of 100°E, the Cocos (Keeling) Islands west of it
+                    part_code = "CX" if poly.centroid.x > 100.0 else "CC"
+                codes.append(part_code)
+                polys.append(poly)
+                quant.append(qp)
+    meta = {"transform": topo["transform"], "uncoded": decisions}
+    return codes, polys, quant, meta
+
+
+def atomic_savez(path: Path, **arrays: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
+    os.close(fd)
+    try:
+        np.savez_compressed(tmp, **arrays)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def build_borders(src: Path, scale: str, out_dir: Path) -> tuple[list[str], list[shapely.Polygon]]:
+    t0 = time.perf_counter()
+    path = src / f"countries-{scale}.json"
+    codes, polys, quant, meta = load_scale(path)
+    # order parts by code so each country's parts are contiguous (deterministic output)
+    order = sorted(range(len(codes)), key=lambda i: (codes[i], i))
+    codes = [codes[i] for i in order]
+    polys = [polys[i] for i in order]
+    quant = [quant[i] for i in order]
+    areas = [approx_area_km2(p) for p in polys]
+    main = [False] * len(polys)
+    start = 0
+    while start < len(codes):
+        end = start
+        while end < len(codes) and codes[end] == codes[start]:
+            end += 1
+        flags = main_flags(polys[start:end], areas[start:end])
+        main[start:end] = flags
+        start = end
+    ring_sizes: list[int] = []
+    rings_per_poly: list[int] = []
+    coords: list[npt.NDArray[np.int64]] = []
+    for rings in quant:
+        rings_per_poly.append(len(rings))
+        for r in rings:
+            ring_sizes.append(len(r))
+            coords.append(r)
+    q = np.concatenate(coords)
+    ring_offsets = np.concatenate([[0], np.cumsum(ring_sizes)]).astype(np.int64)
+    poly_offsets = np.concatenate([[0], np.cumsum(rings_per_poly)]).astype(np.int64)
+    info = {
+        "source": f"Natural Earth 4.1.0 admin-0 countries {scale} via world-atlas 2.0.2 ({path.name})",
+        "scale": scale,
+        "main_territory_km": MAIN_TERRITORY_KM,
+        "uncoded": meta["uncoded"],
+    }
+    atomic_savez(
+        out_dir / f"borders-{scale}.npz",
+        coords=q.astype(np.int32),
+        scale=np.asarray(meta["transform"]["scale"], dtype=np.float64),
+        translate=np.asarray(meta["transform"]["translate"], dtype=np.float64),
+        ring_offsets=ring_offsets,
+        poly_offsets=poly_offsets,
+        part_code=np.asarray(codes, dtype="S2"),
+        part_area_km2=np.asarray(areas, dtype=np.float64),
+        part_main=np.asarray(main, dtype=np.bool_),
+        info=np.asarray(json.dumps(info, sort_keys=True)),
+    )
+    print(
+        f"borders-{scale}: {len(set(codes))} countries, {len(polys)} parts, {len(q)} points, "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
+    return codes, polys
+
+
+def build_distances(codes: list[str], polys: list[shapely.Polygon], out_dir: Path) -> None:
+    t0 = time.perf_counter()
+    uniq = sorted(set(codes))
+    n = len(uniq)
+    geoms = [shapely.multipolygons([p for p, c in zip(polys, codes, strict=True) if c == u]) for u in uniq]
+    # land neighbours: the exact 1:10m shapes share a border (TopoJSON shared arcs)
+    tree = shapely.STRtree(geoms)
+    a, b = tree.query(geoms, predicate="intersects")
+    neigh = np.zeros((n, n), dtype=np.bool_)
+    neigh[a, b] = True
+    np.fill_diagonal(neigh, False)
+    # distances: simplified (0.01°) boundaries densified to 0.05° on the unit sphere, nearest vertices
+    pts = []
+    for g in geoms:
+        simple = shapely.simplify(g, 0.01, preserve_topology=True)
+        p = boundary_points([simple], 0.05)
+        if len(p) == 0:  # a tiny island that simplification removed: keep its exact shape
+            p = boundary_points([g], 0.05)
+        pts.append(unit_vectors(p))
+    trees = [cKDTree(p) for p in pts]
+    dist = np.zeros((n, n), dtype=np.float64)
+    for i in range(n):
+        for j in range(i + 1, n):
+            if neigh[i, j]:
+                continue
+            # query the smaller set against the other tree
+            if len(pts[i]) <= len(pts[j]):
+                d, _ = trees[j].query(pts[i], k=1)
+            else:
+                d, _ = trees[i].query(pts[j], k=1)
+            dist[i, j] = dist[j, i] = float(chord_to_km(np.asarray([d.min()]))[0])
+    atomic_savez(
+        out_dir / "country-distances.npz",
+        codes=np.asarray(uniq, dtype="S2"),
+        distance_km=np.round(dist, 1).astype(np.float32),
+        neighbours=neigh,
+        info=np.asarray(
+            json.dumps(
+                {
+                    "source": "Natural Earth 4.1.0 admin-0 countries 10m via world-atlas 2.0.2",
+                    "method": "0 for countries sharing a border; otherwise the great-circle distance "
+                    "between the "
+                    "nearest vertices of the boundaries simplified to 0.01 degrees and densified to "
+                    "0.05 degrees (error within about 6 km)",
+                },
+                sort_keys=True,
+            )
+        ),
+    )
+    print(
+        f"country-distances: {n} countries, {int(neigh.sum()) // 2} neighbour pairs, "
+        f"{time.perf_counter() - t0:.1f} s"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    ap.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data" / "naturalearth")
+    ap.add_argument("--out", type=Path, default=ROOT / "src" / "ipevidence" / "data")
+    ap.add_argument("--skip-distances", action="store_true")
+    args = ap.parse_args(argv)
+    codes10: list[str] = []
+    polys10: list[shapely.Polygon] = []
+    for scale in ("110m", "50m", "10m"):
+        codes, polys = build_borders(args.source, scale, args.out)
+        if scale == "10m":
+            codes10, polys10 = codes, polys
+    if not args.skip_distances:
+        build_distances(codes10, polys10, args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
