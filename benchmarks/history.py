@@ -130,7 +130,10 @@ def run_borders(n: int) -> dict[str, Any] | None:
     spec.loader.exec_module(module)
     t0 = time.perf_counter()
     result = module.run(n)
-    return {"seconds": time.perf_counter() - t0, "result": result}
+    wall = time.perf_counter() - t0
+    # borders.run reports the check's own time (without making the points and its baseline)
+    seconds = float(result["seconds"]) if isinstance(result, dict) and "seconds" in result else wall
+    return {"seconds": seconds, "wall": wall, "result": result}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -174,6 +177,7 @@ def main(argv: list[str] | None = None) -> int:
         ok = ok and b_ok
         label = f"border checks of {args.border_points:,} points"
         print(f"\n{label:<44}{borders['seconds']:>10.2f}{'10':>10}  {'yes' if b_ok else 'NO'}")
+        print(f"  (whole borders.run call incl. making points and its baseline: {borders['wall']:.2f} s)")
         print(f"  borders.run -> {borders['result']}")
     return 0 if ok else 1
 

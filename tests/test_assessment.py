@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as sst
 
 from conftest import shared_file
@@ -350,3 +352,67 @@ def test_asn_from_a_real_pyasn_table(case: ErrorModelCase) -> None:
     assert criterion(v, "cloud_hosting")[:3] == ("Google", "no", False)
     assert v.outcome == "not valid"
     assert v.provenance["asn_table"]["name"] == "ipasn_20140513.dat.gz"
+
+
+_SCRIPT = """
+import hashlib
+from ipevidence.assessment import EvidentialAssessor
+from ipevidence.addresses import format_ipv4
+from ipevidence.synthetic.errormodel import Cell, build_case
+cells = [Cell(c, y, 300, {"FR": 9}) for c in ("AT", "IT", "BE") for y in range(2018, 2023)]
+case = build_case(cells, seed=5)
+v = EvidentialAssessor(case.ground_truth, case.backend).assess(
+    format_ipv4(case.ground_truth.address[:1])[0], "2022-02-02", claimed_country="AT", asn=8447
+)
+print(hashlib.sha256(v.to_json().encode()).hexdigest())
+"""
+
+
+def test_json_is_byte_identical_across_processes() -> None:
+    import os
+    import subprocess
+    import sys
+
+    digests = set()
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        out = subprocess.run(
+            [sys.executable, "-c", _SCRIPT], env=env, capture_output=True, text=True, check=True, timeout=120
+        )
+        digests.add(out.stdout.strip())
+    assert len(digests) == 1
+
+
+@settings(max_examples=12, deadline=None)
+@given(
+    st.lists(st.integers(0, 40), min_size=3, max_size=3),
+    st.integers(0, 2),
+    st.sampled_from([0.9, 0.95, 0.97]),
+)
+def test_reference_outcome_equals_the_rule_by_hand(
+    wrong: list[int], empty_year: int, threshold: float
+) -> None:
+    years = [2020, 2021, 2022]
+    sizes = [400, 400, 400]
+    sizes[empty_year] = 0 if wrong[empty_year] > 35 else 400  # sometimes a year without ground truth
+    cells = [
+        Cell("AT", y, n, {"DE": min(w, n)} if n and w else {})
+        for y, n, w in zip(years, sizes, wrong, strict=True)
+    ]
+    cells.append(Cell("DE", 2022, 100))
+    c = build_case([x for x in cells if x.addresses], seed=sum(wrong))
+    pol = Policy.preset("reference", threshold=threshold)
+    gt = c.ground_truth
+    ip = format_ipv4(
+        gt.address[np.flatnonzero((gt.country == b"AT") & (c.backend.lookup(gt.address) == b"AT"))[:1]]
+    )
+    v = EvidentialAssessor(gt, c.backend, pol).assess(ip[0], "2022-09-09")
+    first = min(x.year for x in cells if x.addresses)
+    window = [x for x in cells if x.country == "AT" and x.year >= first]
+    if any(x.addresses == 0 for x in window):
+        expected = "insufficient data"
+    else:
+        yearly = [x.correct / x.addresses for x in window]
+        pooled = sum(x.correct for x in window) / sum(x.addresses for x in window)
+        expected = "valid" if min(yearly) >= threshold and pooled >= threshold else "not valid"
+    assert v.outcome == expected

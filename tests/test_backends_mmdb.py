@@ -3,6 +3,7 @@ Lite file against per-address maxminddb lookups, IPinfo-style and generated file
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import gzip
 import ipaddress
@@ -13,6 +14,8 @@ from typing import Any
 import maxminddb
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from conftest import shared_file
 from ipevidence.addresses import format_ipv4, format_ipv6, int_to_ipv6
@@ -83,6 +86,7 @@ def test_test_databases_match_maxminddb_on_every_network(name: str) -> None:
                     v6.append(x)
     assert v4
     assert v6
+    assert MMDBBackend(path).networks == sum(1 for _ in reader)  # aliases not counted twice
     for field in ("country", "registered_country"):
         b = MMDBBackend(path, country_field=field)
         col4 = np.array(v4, np.uint32)
@@ -254,3 +258,56 @@ def test_country_of_record_layouts() -> None:
     assert country_of_record({"country": "DE"}, "registered_country") is None
     assert country_of_record(None) is None
     assert country_of_record({"country": {"names": {}}}) is None
+
+
+# --- property: random databases written to the specification ----------------------------------
+
+
+@st.composite
+def cidr_sets(draw: st.DrawFn) -> list[tuple[str, dict[str, Any]]]:
+    nets: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
+    for _ in range(draw(st.integers(1, 12))):
+        if draw(st.booleans()):
+            net: ipaddress.IPv4Network | ipaddress.IPv6Network = ipaddress.ip_network(
+                (draw(st.integers(0, 2**32 - 1)), draw(st.integers(4, 32))), strict=False
+            )
+        else:
+            net = ipaddress.ip_network(
+                (draw(st.integers(0x2000 << 112, (0x4000 << 112) - 1)), draw(st.integers(8, 128))),
+                strict=False,
+            )
+        if not any(net.version == o.version and net.overlaps(o) for o in nets):
+            nets.append(net)
+    codes = st.sampled_from(["DE", "FR", "US", "ZZ", "CZ"])
+    return [(str(n), {"country": {"iso_code": draw(codes)}}) for n in nets]
+
+
+@settings(max_examples=40, deadline=None)
+@given(nets=cidr_sets(), record_size=st.sampled_from([24, 28, 32]))
+def test_random_databases_match_maxminddb_and_bisect(
+    tmp_path_factory: pytest.TempPathFactory, nets: list[tuple[str, dict[str, Any]]], record_size: int
+) -> None:
+    path = tmp_path_factory.mktemp("prop") / "p.mmdb"
+    write_mmdb(path, nets, record_size=record_size)
+    b = MMDBBackend(path)
+    reader = maxminddb.open_database(str(path))
+    probes4: list[int] = [0, 2**32 - 1]
+    probes6: list[int] = [0, 2**128 - 1]
+    ref4: list[tuple[int, int, str]] = []
+    for cidr, rec in nets:
+        n = ipaddress.ip_network(cidr)
+        lo, hi = int(n.network_address), int(n.broadcast_address)
+        (probes4 if n.version == 4 else probes6).extend(x for x in (lo - 1, lo, hi, hi + 1) if x >= 0)
+        if n.version == 4:
+            ref4.append((lo, hi, rec["country"]["iso_code"]))
+    col4 = np.array([p for p in probes4 if p < 2**32], np.uint32)
+    col6 = int_to_ipv6([p for p in probes6 if p < 2**128])
+    got4 = [c.decode() for c in b.lookup(col4).tolist()]
+    assert got4 == official(reader, format_ipv4(col4))
+    assert [c.decode() for c in b.lookup(col6).tolist()] == official(reader, format_ipv6(col6))
+    ref4.sort()
+    starts = [r[0] for r in ref4]
+    for ip, g in zip(col4.tolist(), got4, strict=True):  # a plain bisect over the same networks
+        i = bisect.bisect_right(starts, ip) - 1
+        want = ref4[i][2] if i >= 0 and ip <= ref4[i][1] else ""
+        assert g == (want if is_known_country(want) else "")

@@ -250,6 +250,16 @@ def test_linker_chunks_give_the_same_history_and_refuse_late_days() -> None:
     small = link_days(records(seq), chunk_rows=7)
     for name, col in whole.columns().items():
         assert np.array_equal(col, small.columns()[name]), name
+    # the same records regrouped: every day split in two parts, parts reversed, tiny chunks
+    halves = []
+    for r in records(seq):
+        cols = [
+            getattr(r, n) for n in ("probe_id", "address", "country", "latitude", "longitude", "asn", "day")
+        ]
+        halves += [DailyRecords(4, *(c[:2] for c in cols)), DailyRecords(4, *(c[2:] for c in cols))]
+    regrouped = link_days(halves[::-1], chunk_rows=2)
+    for name, col in whole.columns().items():
+        assert np.array_equal(col, regrouped.columns()[name]), name
     linker = Linker(4, chunk_rows=1)
     recs = records(seq)
     linker.add(recs[5])
@@ -548,3 +558,17 @@ def test_after_dedup_country_test_only_in_the_reference_preset() -> None:
         GroundTruthParams(country_change="after-dedup", cloud_asns=())
     ref = GroundTruthParams.preset_params("reference", country_change="daily", cloud_asns=())
     assert ref.country_change == "daily"
+
+
+def test_unknown_parameters_are_named() -> None:
+    with pytest.raises(TypeError, match="tolerance_km"):
+        ground_truths_from_snapshots([], families=(4,), tolerance_km=5, cloud_asns=())
+
+
+def test_in_memory_build_records_its_days() -> None:
+    snaps = country_change_case()
+    gt = ground_truths_from_snapshots(snaps[::-1], families=(4,), border_check=False, cloud_asns=())[4]
+    assert gt.provenance is not None
+    assert gt.provenance.source == "in-memory snapshots"
+    assert [d.day for d in gt.provenance.used] == [day(i) for i in range(4)]
+    assert (gt.provenance.start, gt.provenance.end) == (day(0), day(3))

@@ -32,13 +32,13 @@ from ipevidence.networks import (
 CR22 = "cloud-ranges-2022-12-31/"
 
 
-def v4(*addrs: str) -> np.ndarray:  # type: ignore[type-arg]
+def v4(*addrs: str) -> np.ndarray:
     col, ok = ipv4_column(addrs)
     assert ok.all()
     return col
 
 
-def v6(*addrs: str) -> np.ndarray:  # type: ignore[type-arg]
+def v6(*addrs: str) -> np.ndarray:
     col, ok = ipv6_column(addrs)
     assert ok.all()
     return col
@@ -65,40 +65,59 @@ def test_asn_sets() -> None:
 
 def test_aws_ranges() -> None:
     r = ProviderRanges.load(shared_file(CR22 + "aws-ip-ranges.json"))
-    assert r.format == "aws" and r.provider == "Amazon Web Services"
-    assert r.published == dt.date(2022, 12, 30) and "createDate" in r.date_source
-    assert r.prefixes_v4 == 6967 and r.prefixes_v6 > 1000 and r.rejected == 0
-    assert r.contains(v4("3.2.34.1", "3.5.140.255", "8.8.8.8", "3.5.144.0")).tolist() == [True, True, False, False]
+    assert r.format == "aws"
+    assert r.provider == "Amazon Web Services"
+    assert r.published == dt.date(2022, 12, 30)
+    assert "createDate" in r.date_source
+    assert r.prefixes_v4 == 6967
+    assert r.prefixes_v6 > 1000
+    assert r.rejected == 0
+    assert r.contains(v4("3.2.34.1", "3.5.140.255", "8.8.8.8", "3.2.37.64")).tolist() == [
+        True,
+        True,
+        False,
+        False,
+    ]
     assert r.contains(v6("2600:1ff2:4000::1", "2001:db8::1")).tolist() == [True, False]
-    assert "3.2.34.63" in r and "3.2.34.64" not in r
+    assert "3.2.34.63" in r
+    assert "3.2.34.64" not in r
     assert r.families == frozenset({4, 6})
-    assert len(r.sha256) == 64 and r.name == "aws-ip-ranges.json"
+    assert len(r.sha256) == 64
+    assert r.name == "aws-ip-ranges.json"
     json.dumps(r.describe())
     assert "2022-12-30" in str(r)
 
 
 def test_google_digitalocean_oracle_ranges() -> None:
     g = ProviderRanges.load(shared_file(CR22 + "google-cloud-ip-ranges.json"))
-    assert g.format == "google" and g.published == dt.date(2022, 12, 31)
+    assert g.format == "google"
+    assert g.published == dt.date(2022, 12, 31)
     assert g.contains(v4("34.80.0.1", "34.82.0.0", "1.1.1.1")).tolist() == [True, True, False]
     assert "2600:1900:4030::5" in g
 
     do = ProviderRanges.load(shared_file(CR22 + "digitalocean.csv"))
-    assert do.format == "digitalocean" and do.published is None and "no date" in do.date_source
+    assert do.format == "digitalocean"
+    assert do.published is None
+    assert "no date" in do.date_source
     assert do.contains(v4("5.101.96.1", "37.139.8.9", "5.101.95.255")).tolist() == [True, True, False]
     dated = ProviderRanges.load(shared_file(CR22 + "digitalocean.csv"), published=dt.date(2022, 12, 31))
-    assert dated.published == dt.date(2022, 12, 31) and dated.date_source.startswith("argument")
+    assert dated.published == dt.date(2022, 12, 31)
+    assert dated.date_source.startswith("argument")
 
     o = ProviderRanges.load(shared_file(CR22 + "oracle-cloud-ip-ranges.json"))
-    assert o.format == "oracle" and o.published == dt.date(2022, 12, 19)
-    assert o.contains(v4("129.146.0.1", "129.146.12.1")).tolist() == [True, True]
-    assert o.prefixes_v6 == 0 and o.families == frozenset({4})
+    assert o.format == "oracle"
+    assert o.published == dt.date(2022, 12, 19)
+    assert o.contains(v4("129.146.0.1", "129.80.0.1", "129.81.0.0")).tolist() == [True, True, False]
+    assert o.prefixes_v6 == 0
+    assert o.families == frozenset({4})
 
 
 def test_azure_2025_service_tags() -> None:
     a = ProviderRanges.load(shared_file("cloud-ranges-2025-07-22/microsoft-azure-ip-ranges.json"))
-    assert a.format == "azure" and a.provider == "Microsoft Azure"
-    assert a.published is None and "changeNumber 363" in a.date_source
+    assert a.format == "azure"
+    assert a.provider == "Microsoft Azure"
+    assert a.published is None
+    assert "changeNumber 363" in a.date_source
     assert a.version == "changeNumber 363"
     assert a.contains(v4("4.145.74.53", "13.66.143.221", "8.8.8.8")).tolist() == [True, True, False]
     assert a.prefixes_v6 > 1000
@@ -106,6 +125,28 @@ def test_azure_2025_service_tags() -> None:
         shared_file("cloud-ranges-2025-07-22/microsoft-azure-ip-ranges.json"), published=dt.date(2025, 7, 22)
     )
     assert b.published == dt.date(2025, 7, 22)
+
+
+def _brute_force_sample(r: ProviderRanges, prefixes: list[str]) -> None:
+    """Membership of addresses around every 40th prefix equals a plain ipaddress check."""
+    nets = [ipaddress.ip_network(p, strict=False) for p in prefixes]
+    nets4 = [n for n in nets if n.version == 4]
+    probes: list[int] = []
+    for n in nets4[::40]:
+        a, b = int(n.network_address), int(n.broadcast_address)
+        probes += [a, b, max(a - 1, 0), min(b + 1, 2**32 - 1)]
+    col = np.asarray(probes, dtype=np.uint32)
+    want = [any(ipaddress.IPv4Address(p) in m for m in nets4 if m.num_addresses >= 1) for p in probes]
+    assert r.contains(col).tolist() == want
+
+
+def test_range_files_equal_a_plain_ipaddress_check() -> None:
+    aws = json.loads(shared_file(CR22 + "aws-ip-ranges.json").read_text())
+    p_aws = [x["ip_prefix"] for x in aws["prefixes"]]
+    _brute_force_sample(ProviderRanges.load(shared_file(CR22 + "aws-ip-ranges.json")), p_aws)
+    ora = json.loads(shared_file(CR22 + "oracle-cloud-ip-ranges.json").read_text())
+    p_ora = [c["cidr"] for r in ora["regions"] for c in r["cidrs"]]
+    _brute_force_sample(ProviderRanges.load(shared_file(CR22 + "oracle-cloud-ip-ranges.json")), p_ora)
 
 
 def test_html_error_page_rejected() -> None:
@@ -137,10 +178,14 @@ def test_bad_range_files(tmp_path: Path) -> None:
     with pytest.raises(RangeFileError):
         ProviderRanges.load(notcsv)
     mixed = tmp_path / "geofeed.csv"
-    mixed.write_text("# comment\n192.0.2.0/24,NL,,,\nnot-a-prefix,NL,,,\n2001:db8::/32,NL,,,\n")
+    mixed.write_text(
+        "# comment\n192.0.2.0/24,NL,,,\nnot-a-prefix,NL,,,\n2001:db8::/32,NL,,,\n10.0.0.0/33,NL\n"
+    )
     r = ProviderRanges.load(mixed, published=dt.date(2024, 1, 1))
-    assert (r.prefixes_v4, r.prefixes_v6, r.rejected) == (1, 1, 1)
-    assert r.rejected_examples == ("not-a-prefix",)
+    assert (r.prefixes_v4, r.prefixes_v6, r.rejected) == (1, 1, 2)
+    assert r.rejected_examples == ("not-a-prefix", "10.0.0.0/33")
+    single = ProviderRanges.from_prefixes(["1.2.3.4", "2001:db8::1"], provider="x")
+    assert single.contains(v4("1.2.3.4", "1.2.3.5")).tolist() == [True, False]
     with pytest.raises(ValueError, match="published 2022-12-30"):
         ProviderRanges.load(shared_file(CR22 + "aws-ip-ranges.json"), published=dt.date(2023, 1, 1))
     with pytest.raises(ValueError, match="unknown provider format"):
@@ -223,12 +268,16 @@ def official(tmp_path_factory: pytest.TempPathFactory) -> pyasn.pyasn:
 
 
 def test_asn_table_metadata(asn6: AsnTable) -> None:
-    assert asn6.date == dt.date(2015, 11, 1) and "header" in asn6.date_source
-    assert asn6.prefixes_v4 == 606138 and asn6.prefixes_v6 == 27693 and asn6.rejected == 0
+    assert asn6.date == dt.date(2015, 11, 1)
+    assert "header" in asn6.date_source
+    assert asn6.prefixes_v4 == 606138
+    assert asn6.prefixes_v6 == 27693
+    assert asn6.rejected == 0
     assert asn6.families == frozenset({4, 6})
     assert (asn6.v4_starts[1:] > asn6.v4_ends[:-1]).all()
     assert asn6.asn("8.8.8.8") == 15169
-    assert asn6.as_name(15169) is not None and "GOOGLE" in (asn6.as_name(15169) or "")
+    assert asn6.as_name(15169) is not None
+    assert "GOOGLE" in (asn6.as_name(15169) or "")
     assert asn6.asn("10.1.1.1") is None
     json.dumps(asn6.describe())
     assert "2015-11-01" in str(asn6)
@@ -254,7 +303,10 @@ def test_asn_table_differential_against_pyasn(asn6: AsnTable, official: pyasn.py
     rnd = [(0x2 << 124) | int(x) for x in rng.integers(0, 2**62, 1_000).tolist()]
     col6 = np.concatenate([inside, int_to_ipv6([r << 2 for r in rnd]), asn6.v6_ends[p6]])
     ours6 = asn6.lookup(col6)
-    texts6 = [str(ipaddress.IPv6Address(b)) for b in (col6.tobytes()[i : i + 16] for i in range(0, col6.size * 16, 16))]
+    texts6 = [
+        str(ipaddress.IPv6Address(b))
+        for b in (col6.tobytes()[i : i + 16] for i in range(0, col6.size * 16, 16))
+    ]
     theirs6 = np.array([official.lookup(t)[0] or 0 for t in texts6], dtype=np.uint32)
     assert np.array_equal(ours6, theirs6)
 
@@ -281,7 +333,9 @@ def test_asn_table_longest_prefix_on_a_small_file(tmp_path: Path) -> None:
         64500,
         0,
     ]
-    assert t.rejected == 1 and t.date is None and t.date_source.startswith("none")
+    assert t.rejected == 1
+    assert t.date is None
+    assert t.date_source.startswith("none")
     dated = tmp_path / "ipasn_20200102.dat"
     dated.write_text("1.0.0.0/24\t13335\n")
     assert AsnTable.load(dated).date == dt.date(2020, 1, 2)
@@ -297,7 +351,9 @@ def test_asn_table_longest_prefix_on_a_small_file(tmp_path: Path) -> None:
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32), st.integers(1, 9)), min_size=1, max_size=30),
+    st.lists(
+        st.tuples(st.integers(0, 2**32 - 1), st.integers(0, 32), st.integers(1, 9)), min_size=1, max_size=30
+    ),
     st.lists(st.integers(0, 2**32 - 1), min_size=1, max_size=30),
 )
 def test_asn_table_longest_prefix_property(prefixes: list[tuple[int, int, int]], probes: list[int]) -> None:
@@ -325,20 +381,33 @@ def test_classify_address(asn6: AsnTable) -> None:
     aws = ProviderRanges.load(shared_file(CR22 + "aws-ip-ranges.json"))
     g = classify_address("8.8.8.8", asn_table=asn6)
     assert isinstance(g, NetworkClass)
-    assert g.is_global and g.asn == 15169 and g.provider == "Google" and g.is_cloud
-    assert "15169" in (g.reason or "") and "ipasn6_20151101" in (g.asn_source or "")
+    assert g.is_global
+    assert g.asn == 15169
+    assert g.provider == "Google"
+    assert g.is_cloud
+    assert "15169" in (g.reason or "")
+    assert "ipasn6_20151101" in (g.asn_source or "")
     priv = classify_address("192.168.1.1", asn_table=asn6)
-    assert not priv.is_global and priv.non_global_reason == "private" and not priv.is_evidence_candidate
+    assert not priv.is_global
+    assert priv.non_global_reason == "private"
+    assert not priv.is_evidence_candidate
     assert "not globally routable" in str(priv)
     r = classify_address("3.2.34.1", cloud_ranges=aws)
-    assert r.provider == "Amazon Web Services" and "2022-12-30" in (r.reason or "") and r.asn is None
+    assert r.provider == "Amazon Web Services"
+    assert "2022-12-30" in (r.reason or "")
+    assert r.asn is None
     home = classify_address("2a02:8070::1", asn=3209)
-    assert home.family == 6 and home.asn == 3209 and home.asn_source == "given" and not home.is_cloud
-    assert home.is_evidence_candidate and "not in a known cloud" in str(home)
+    assert home.family == 6
+    assert home.asn == 3209
+    assert home.asn_source == "given"
+    assert not home.is_cloud
+    assert home.is_evidence_candidate
+    assert "not in a known cloud" in str(home)
     assert classify_address("5.6.7.8", asn=14061).provider == "DigitalOcean"
     assert classify_address("5.6.7.8", asn=24940, asns=EXTENDED_HOSTING_ASNS).provider == "Hetzner"
     assert classify_address("5.6.7.8", asn=24940, asns=[24940]).provider == "AS24940"
     d = g.to_dict()
-    assert d["is_cloud"] is True and g.to_json() == g.to_json()
+    assert d["is_cloud"] is True
+    assert g.to_json() == g.to_json()
     with pytest.raises(InvalidAddressError):
         classify_address("not an address")

@@ -40,6 +40,8 @@ from ipevidence.countries import numeric_to_alpha2  # noqa: E402
 
 EARTH_RADIUS_KM = 6371.0088
 MAIN_TERRITORY_KM = 300.0
+#: interior grid: cells of this size (degrees) lying entirely inside one valid polygon part
+CELL_DEG = 0.25
 
 # Natural Earth entries without an ISO numeric id: where each goes (None = left out) and why.
 # See docs/geography.md for the reasoning.
@@ -248,6 +250,48 @@ def load_scale(
     return codes, polys, quant, meta
 
 
+def interior_cells(polys: list[shapely.Polygon]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+    """Grid cells (CELL_DEG, row-major from -90/-180) that no polygon edge touches, with the part
+    containing them (-1: the cell is in no part, open sea). No edge crosses such a cell, so every
+    point in it has the same point-in-polygon answer as the cell's centre: the package skips the
+    polygon test for it. Conservative: a cell counts as touched when it meets an edge's bounding
+    box."""
+    ncol, nrow = int(round(360.0 / CELL_DEG)), int(round(180.0 / CELL_DEG))
+    parts = np.asarray(polys, dtype=object)
+    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    xy, ring_of = shapely.get_coordinates(rings, return_index=True)
+    same = ring_of[:-1] == ring_of[1:]
+    a, b = xy[:-1][same], xy[1:][same]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)
+    c0 = np.clip(np.floor((lo[:, 0] + 180.0) / CELL_DEG).astype(np.int64), 0, ncol - 1)
+    c1 = np.clip(np.floor((hi[:, 0] + 180.0) / CELL_DEG).astype(np.int64), 0, ncol - 1)
+    r0 = np.clip(np.floor((lo[:, 1] + 90.0) / CELL_DEG).astype(np.int64), 0, nrow - 1)
+    r1 = np.clip(np.floor((hi[:, 1] + 90.0) / CELL_DEG).astype(np.int64), 0, nrow - 1)
+    touched = np.zeros(nrow * ncol, dtype=np.bool_)
+    # a point exactly on a cell edge may be put in the neighbouring cell: widen by one cell
+    c0, r0 = np.maximum(c0 - 1, 0), np.maximum(r0 - 1, 0)
+    c1, r1 = np.minimum(c1 + 1, ncol - 1), np.minimum(r1 + 1, nrow - 1)
+    w, h = c1 - c0 + 1, r1 - r0 + 1
+    cnt = w * h
+    seg = np.repeat(np.arange(cnt.size), cnt)
+    k = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    rows = r0[seg] + k // w[seg]
+    cols = c0[seg] + k % w[seg]
+    touched[rows * ncol + cols] = True
+    free = np.flatnonzero(~touched)
+    cy = (free // ncol + 0.5) * CELL_DEG - 90.0
+    cx = (free % ncol + 0.5) * CELL_DEG - 180.0
+    tree = shapely.STRtree(parts)
+    pi, ti = tree.query(shapely.points(cx, cy))
+    hit = shapely.intersects_xy(parts[ti], cx[pi], cy[pi])
+    owner = np.full(free.size, -1, dtype=np.int64)
+    pi, ti = pi[hit], ti[hit]
+    if pi.size and np.unique(pi).size != pi.size:
+        raise SystemExit("an untouched grid cell lies inside two parts: overlapping polygons?")
+    owner[pi] = ti
+    return free.astype(np.int32), owner.astype(np.int32)
+
+
 def atomic_savez(path: Path, **arrays: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
     os.close(fd)
@@ -279,6 +323,7 @@ def build_borders(src: Path, scale: str, out_dir: Path) -> tuple[list[str], list
         flags = main_flags(polys[start:end], areas[start:end])
         main[start:end] = flags
         start = end
+    cells, cell_part = interior_cells(polys)
     ring_sizes: list[int] = []
     rings_per_poly: list[int] = []
     coords: list[npt.NDArray[np.int64]] = []
@@ -306,10 +351,14 @@ def build_borders(src: Path, scale: str, out_dir: Path) -> tuple[list[str], list
         part_code=np.asarray(codes, dtype="S2"),
         part_area_km2=np.asarray(areas, dtype=np.float64),
         part_main=np.asarray(main, dtype=np.bool_),
+        cell_deg=np.asarray(CELL_DEG, dtype=np.float64),
+        interior_cell=cells,
+        interior_part=cell_part,
         info=np.asarray(json.dumps(info, sort_keys=True)),
     )
     print(
         f"borders-{scale}: {len(set(codes))} countries, {len(polys)} parts, {len(q)} points, "
+        f"{cells.size} interior cells, "
         f"{time.perf_counter() - t0:.1f} s"
     )
     return codes, polys

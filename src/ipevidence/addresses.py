@@ -18,7 +18,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
-from typing import Final
+from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
@@ -204,7 +204,8 @@ def ipv6_to_int(column: npt.ArrayLike) -> list[int]:
 def int_to_ipv6(values: Sequence[int]) -> npt.NDArray[np.bytes_]:
     """An ``S16`` column from 128-bit integers."""
     raw = b"".join(int(v).to_bytes(16, "big") for v in values)
-    return np.frombuffer(raw, dtype=IPV6_DTYPE).copy()
+    out: npt.NDArray[np.bytes_] = np.frombuffer(raw, dtype=IPV6_DTYPE).copy()
+    return out
 
 
 def _range_table_v4(
@@ -217,7 +218,7 @@ def _range_table_v4(
 
 
 def _in_ranges(
-    col: npt.NDArray[np.generic], starts: npt.NDArray[np.generic], ends: npt.NDArray[np.generic]
+    col: npt.NDArray[Any], starts: npt.NDArray[Any], ends: npt.NDArray[Any]
 ) -> npt.NDArray[np.bool_]:
     # ranges are sorted and non-overlapping: the candidate is the last start <= value
     idx = np.searchsorted(starts, col, side="right") - 1

@@ -31,6 +31,7 @@ import hashlib
 import html
 import os
 from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 import attrs
@@ -190,6 +191,7 @@ class Criterion:
     comparison: str
     passed: bool | None
     required: bool = True
+    unit: str = ""
 
     @property
     def failed(self) -> bool:
@@ -205,7 +207,14 @@ class Criterion:
             "comparison": self.comparison,
             "passed": self.passed,
             "required": self.required,
+            "unit": self.unit,
         }
+
+    def figure_text(self) -> str:
+        return _fmt(self.figure, self.unit)
+
+    def threshold_text(self) -> str:
+        return _fmt(self.threshold, self.unit)
 
     def status(self) -> str:
         if self.passed is None:
@@ -215,16 +224,21 @@ class Criterion:
         return "FAIL" if self.required else "flag"
 
     def __str__(self) -> str:
-        fig = _fmt(self.figure)
-        thr = "" if self.threshold is None else f" (threshold {self.comparison} {_fmt(self.threshold)})"
+        fig = self.figure_text()
+        thr = "" if self.threshold is None else f" (threshold {self.comparison} {self.threshold_text()})"
         return f"{self.description}: {fig}{thr} - {self.status()}"
 
 
-def _fmt(value: Any) -> str:
+_PERCENT_CRITERIA: Final = frozenset({"hist_min", "hist_all", "population_coverage", "border_removed_share"})
+
+
+def _fmt(value: Any, unit: str = "") -> str:
     if value is None:
         return "n/a"
     if isinstance(value, bool):
         return "yes" if value else "no"
+    if unit == "%" and isinstance(value, int | float):
+        return f"{100 * value:.2f} %"
     if isinstance(value, float):
         return f"{value:.4f}" if value < 1.0 else f"{value:,.2f}"
     if isinstance(value, int):
@@ -359,8 +373,8 @@ class Verdict:
         out.extend(f"- {r}" for r in self.reasons)
         out += ["", "| Group | Criterion | Figure | Threshold | Result |", "|---|---|---|---|---|"]
         for c in self.criteria:
-            thr = "" if c.threshold is None else f"{c.comparison} {_fmt(c.threshold)}"
-            out.append(f"| {c.group} | {c.description} | {_fmt(c.figure)} | {thr} | {c.status()} |")
+            thr = "" if c.threshold is None else f"{c.comparison} {c.threshold_text()}"
+            out.append(f"| {c.group} | {c.description} | {c.figure_text()} | {thr} | {c.status()} |")
         if self.accuracy is not None:
             out += ["", self.accuracy.table().to_markdown()]
         if self.likelihood_ratio is not None:
@@ -377,7 +391,7 @@ class Verdict:
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><td>{html.escape(c.group)}</td><td>{html.escape(c.description)}</td>"
-            f"<td>{html.escape(_fmt(c.figure))}</td><td>{html.escape(_fmt(c.threshold))}</td>"
+            f"<td>{html.escape(c.figure_text())}</td><td>{html.escape(c.threshold_text())}</td>"
             f"<td>{html.escape(c.status())}</td></tr>"
             for c in self.criteria
         )
@@ -520,7 +534,7 @@ class EvidentialAssessor:
         self._located: LocatedGroundTruth | None = None
         self._countries: dict[tuple[str, int, int], CountryEvaluation] = {}
         self._lrs: dict[tuple[str, str, int, int], LikelihoodRatio | None] = {}
-        self._provenance: dict[str, Any] | None = None
+        self._provenance: Mapping[str, Any] | None = None
         self._geo_index: _GeoIndex | None = None
 
     @property
@@ -538,16 +552,19 @@ class EvidentialAssessor:
             )
         return self._located
 
-    def provenance(self) -> dict[str, Any]:
+    def provenance(self) -> Mapping[str, Any]:
+        """Library version, policy, ground-truth summary and database (read-only; shared by verdicts)."""
         if self._provenance is None:
-            self._provenance = {
-                "library_version": __version__,
-                "policy": self.policy.to_dict(),
-                "ground_truth": _gt_summary(self.ground_truth),
-                "database": self.backend.describe().to_dict(),
-                "asn_table": None if self.asn_table is None else self.asn_table.describe(),
-                "cloud_ranges": None if self.cloud_ranges is None else self.cloud_ranges.describe(),
-            }
+            self._provenance = MappingProxyType(
+                {
+                    "library_version": __version__,
+                    "policy": self.policy.to_dict(),
+                    "ground_truth": _gt_summary(self.ground_truth),
+                    "database": self.backend.describe().to_dict(),
+                    "asn_table": None if self.asn_table is None else self.asn_table.describe(),
+                    "cloud_ranges": None if self.cloud_ranges is None else self.cloud_ranges.describe(),
+                }
+            )
         return self._provenance
 
     # -- country level ---------------------------------------------------------------------------
@@ -682,6 +699,7 @@ class EvidentialAssessor:
                 p.overseas_invalid,
             )
         )
+        crit = [attrs.evolve(c, unit="%") if c.name in _PERCENT_CRITERIA else c for c in crit]
         if not p.geography_required:
             crit = [attrs.evolve(c, required=False) if c.group == "geography" else c for c in crit]
         result = CountryEvaluation(
@@ -843,8 +861,8 @@ class EvidentialAssessor:
         for c in crit:
             if c.failed and c.group not in ("claim",) and c.name != "located":
                 out.append(
-                    f"{c.description} is {_fmt(c.figure)}, "
-                    f"the policy requires {c.comparison} {_fmt(c.threshold)}"
+                    f"{c.description} is {c.figure_text()}, "
+                    f"the policy requires {c.comparison} {c.threshold_text()}"
                 )
         if family == 6 and any(c.failed for c in crit if c.group == "data"):
             out.append(
@@ -854,8 +872,8 @@ class EvidentialAssessor:
         for c in crit:
             if not c.required and c.passed is False:
                 out.append(
-                    f"flag: {c.description} is {_fmt(c.figure)} "
-                    f"(advisory limit {c.comparison} {_fmt(c.threshold)})"
+                    f"flag: {c.description} is {c.figure_text()} "
+                    f"(advisory limit {c.comparison} {c.threshold_text()})"
                 )
         if outcome == VALID:
             out.insert(0, "every required criterion passed")

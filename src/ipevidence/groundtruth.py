@@ -4,7 +4,7 @@ A :class:`GroundTruth` holds one address family (4 or 6) as columns of equal len
 address column is ``uint32`` for IPv4 and ``S16`` (16 bytes, network order) for IPv6, as
 everywhere in the library (see :mod:`ipevidence.addresses`).
 
-A ground truth is saved as ONE file (:meth:`GroundTruth.save`): a deflated ``.npz``
+A ground truth is saved as ONE file (:meth:`GroundTruth.save`): an uncompressed ``.npz``
 zip whose members are the columns as ``.npy`` arrays plus a ``metadata`` member holding canonical
 JSON (family, funnel, provenance, parameters). The zip is written with fixed timestamps, so the
 same ground truth always gives the same bytes; it is read back with ``allow_pickle=False``.
@@ -230,7 +230,8 @@ def _write_members(path: Path, members: Mapping[str, npt.NDArray[Any]]) -> None:
         with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
             for name in sorted(members):
                 info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
+                # stored, like numpy.savez: coordinates barely compress and deflate costs seconds
+                info.compress_type = zipfile.ZIP_STORED
                 info.external_attr = 0o644 << 16
                 info.create_system = 3
                 with zf.open(info, "w", force_zip64=True) as f:

@@ -226,6 +226,12 @@ class GroundTruthParams:
 
 
 def _resolve_params(preset: str | GroundTruthParams, overrides: Mapping[str, Any]) -> GroundTruthParams:
+    known = {f.name for f in attrs.fields(GroundTruthParams)} - {"preset"}
+    unknown = sorted(set(overrides) - known)
+    if unknown:
+        raise TypeError(
+            f"unknown ground-truth parameter(s) {', '.join(unknown)}: use {', '.join(sorted(known))}"
+        )
     if isinstance(preset, GroundTruthParams):
         changes = {k: v for k, v in overrides.items() if v is not None}
         return attrs.evolve(preset, **changes) if changes else preset
@@ -616,13 +622,29 @@ class Linker:
 def link_days(
     days: Iterable[DailyRecords], family: int | None = None, *, chunk_rows: int = 1 << 22
 ) -> History:
-    """Link daily records given in ANY order (they are sorted by day first)."""
+    """Link daily records given in ANY order, in any grouping (parts may repeat or span days).
+
+    The records are sorted by day and fed to a :class:`Linker` in slices that never split a day,
+    so the result does not depend on how the records were ordered or grouped.
+    """
     parts = [d for d in days if len(d)]
     fam = family if family is not None else (parts[0].family if parts else 4)
-    parts.sort(key=lambda d: int(d.day.view(np.int64).min()))
     linker = Linker(fam, chunk_rows=chunk_rows)
-    for part in parts:
-        linker.add(part)
+    if not parts:
+        return linker.finish()
+    cat = DailyRecords.concat(fam, parts)
+    order = np.argsort(cat.day.view(np.int64), kind="stable")
+    day = cat.day.view(np.int64)[order]
+    day_starts = np.flatnonzero(np.concatenate(([True], day[1:] != day[:-1])))
+    bounds = np.append(day_starts, day.shape[0])
+    lo = 0
+    while lo < len(bounds) - 1:
+        # take whole days until the slice reaches chunk_rows (at least one day)
+        hi = int(np.searchsorted(bounds, bounds[lo] + linker.chunk_rows, side="right")) - 1
+        hi = max(hi, lo + 1)
+        idx = order[bounds[lo] : bounds[hi]]
+        linker.add(DailyRecords(fam, *(getattr(cat, name)[idx] for name in _RECORD_COLUMNS)))
+        lo = hi
     return linker.finish()
 
 
@@ -1035,7 +1057,8 @@ def ground_truths_from_snapshots(
     """The whole pipeline over snapshots already in memory (any order; sorted by day here).
 
     ``overrides`` are :class:`GroundTruthParams` fields (``dedup=...``, ``border_tolerance_km=...``);
-    ``every`` is not applied here (the caller chose the snapshots).
+    ``every`` is not applied here (the caller chose the snapshots). Without ``provenance``, one is
+    made from the snapshots (source ``"in-memory snapshots"``, each day's ``source`` record).
     """
     fams = _families(families)
     params = _resolve_params(preset, overrides)
@@ -1043,6 +1066,13 @@ def ground_truths_from_snapshots(
     histories, counts, days, _ = _run(
         ((s.source, s) for s in snaps), fams, params, asn_table=asn_table, chunk_rows=chunk_rows
     )
+    if provenance is None and snaps:
+        provenance = ArchiveProvenance(
+            source="in-memory snapshots",
+            start=snaps[0].day,
+            end=snaps[-1].day,
+            days=tuple(s.source if s.source is not None else ArchiveDay(s.day, "ok") for s in snaps),
+        )
     extra = _extra_parameters(params, asn_table, fams)
     return {
         f: _finish(

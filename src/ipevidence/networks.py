@@ -135,10 +135,35 @@ def cloud_asn_mask(
 # ------------------------------------------------------------------------------ range tables
 
 
-def _v4_bounds(nets: Sequence[ipaddress.IPv4Network]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    starts = np.fromiter((int(n.network_address) for n in nets), dtype=np.int64, count=len(nets))
-    sizes = np.fromiter((n.num_addresses for n in nets), dtype=np.int64, count=len(nets))
-    return starts, starts + sizes - 1
+def _parse_v4_prefixes(items: list[str]) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], list[str]]:
+    """'a.b.c.d/len' strings -> (network start, prefix length, unreadable items), vectorised with a
+    per-item fallback when some item is not of that shape. A bare address counts as /32."""
+    originals = items
+    items = [x if "/" in x else x + "/32" for x in items]
+    if not items:
+        z = np.zeros(0, np.int64)
+        return z, z.copy(), []
+    rows: npt.NDArray[np.int64] | None = None
+    tok = " ".join(items).replace(".", " ").replace("/", " ").split()
+    if len(tok) == 5 * len(items) and all(t.isdigit() for t in tok):
+        rows = np.asarray(tok, dtype=np.int64).reshape(-1, 5)
+        if not ((rows[:, :4] <= 255).all() and (rows[:, 4] <= 32).all()):
+            rows = None
+    bad: list[str] = []
+    if rows is None:
+        parsed: list[list[int]] = []
+        for x, orig in zip(items, originals, strict=True):
+            try:
+                net = ipaddress.IPv4Network(x, strict=False)
+            except ValueError:
+                bad.append(orig)
+                continue
+            parsed.append([*net.network_address.packed, net.prefixlen])
+        rows = np.asarray(parsed, dtype=np.int64).reshape(-1, 5)
+    addr = (rows[:, 0] << 24) | (rows[:, 1] << 16) | (rows[:, 2] << 8) | rows[:, 3]
+    plen = rows[:, 4]
+    mask = ((np.int64(1) << 32) - 1) ^ ((np.int64(1) << (32 - plen)) - 1)
+    return addr & mask, plen, bad
 
 
 def _merge_v4(
@@ -260,18 +285,21 @@ class ProviderRanges:
         version: str | None = None,
     ) -> ProviderRanges:
         """Build from CIDR strings (bad ones counted in ``rejected``)."""
-        v4: list[ipaddress.IPv4Network] = []
+        items = [str(p).strip() for p in prefixes]
+        v4_items = [x for x in items if ":" not in x]
         v6: list[ipaddress.IPv6Network] = []
         bad: list[str] = []
-        for p in prefixes:
-            try:
-                net = ipaddress.ip_network(str(p).strip(), strict=False)
-            except ValueError:
-                bad.append(str(p))
-                continue
-            (v4 if net.version == 4 else v6).append(net)  # type: ignore[arg-type]
-        s4, e4 = _merge_v4(*_v4_bounds(v4))
+        for x in items:
+            if ":" in x:
+                try:
+                    v6.append(ipaddress.IPv6Network(x, strict=False))
+                except ValueError:
+                    bad.append(x)
+        starts, plen, bad4 = _parse_v4_prefixes(v4_items)
+        bad += bad4
+        s4, e4 = _merge_v4(starts, starts + (np.int64(1) << (32 - plen)) - 1)
         s6, e6 = _merge_v6(v6)
+        n4 = int(starts.size)
         return cls(
             provider=provider,
             format=format,
@@ -279,7 +307,7 @@ class ProviderRanges:
             date_source=date_source or ("argument" if published else "none"),
             name=name,
             sha256=sha256,
-            prefixes_v4=len(v4),
+            prefixes_v4=n4,
             prefixes_v6=len(v6),
             rejected=len(bad),
             v4_starts=s4,

@@ -1,5 +1,6 @@
 """The parsed-day cache: one ``.npz`` per archive file, keyed by the file's SHA-256 and
 :data:`~ipevidence.archive.parse.PARSER_VERSION`, so a second run skips decompression entirely.
+A file found corrupt is remembered too (a one-line ``.corrupt`` text file with the reason).
 
 Files are plain numpy arrays (no pickles: read with ``allow_pickle=False``), written atomically
 (temporary file in the same directory, then ``os.replace``). A cache file that cannot be read or
@@ -113,6 +114,32 @@ class ParsedDayCache:
             day=d, status="ok", name=name or (snap.source.name if snap.source else None), sha256=sha256
         )
         return DaySnapshot(day=d, counts=snap.counts, source=src, **snap.columns())  # type: ignore[arg-type]
+
+    def corrupt_path_for(self, sha256: str) -> Path:
+        return self.directory / sha256[:2] / f"{sha256}.v{PARSER_VERSION}.corrupt"
+
+    def get_corrupt(self, sha256: str) -> str | None:
+        """The recorded reason why the file with this SHA-256 could not be read, or None."""
+        try:
+            text = self.corrupt_path_for(sha256).read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        return text.strip() or None
+
+    def put_corrupt(self, sha256: str, reason: str) -> Path:
+        """Remember that a file cannot be read (same content = same verdict), atomically."""
+        path = self.corrupt_path_for(sha256)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(reason.strip() + "\n")
+            os.replace(tmp, path)
+        except BaseException:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+            raise
+        return path
 
     def put(self, sha256: str, snap: DaySnapshot) -> Path:
         path = self.path_for(sha256)

@@ -42,9 +42,14 @@ def parse_file(
         hit = cache.get(sha, day, name)
         if hit is not None:
             return ("ok", hit, None)
+        known = cache.get_corrupt(sha)
+        if known is not None:
+            return ("corrupt", None, (known, sha))
     try:
         snap = parse_day(raw, day, max_decompressed=max_decompressed)
     except ArchiveCorruptError as exc:
+        if cache is not None and "max_decompressed" not in exc.reason:
+            cache.put_corrupt(sha, exc.reason)  # a size-cap verdict depends on the cap: not cached
         return ("corrupt", None, (exc.reason, sha))
     src = ArchiveDay(day=day, status="ok", name=name, sha256=sha)
     snap = DaySnapshot(day=day, counts=snap.counts, source=src, **snap.columns())  # type: ignore[arg-type]
@@ -86,15 +91,20 @@ def iter_days(
     progress: bool | None = None,
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
     lookahead: int | None = None,
+    workers: int | None = None,
 ) -> Iterator[tuple[ArchiveDay, DaySnapshot | None]]:
     """Yield ``(ArchiveDay, DaySnapshot | None)`` for every requested day, in date order.
 
     Days are made local by the source (parallel downloads for an :class:`HttpArchive`) and parsed
-    by ``executor`` (default: a process pool of up to 4 workers; any ``concurrent.futures``
-    Executor works, e.g. ``distributed.Client.get_executor()``, whose workers must see the same
-    files). At most ``lookahead`` days (default 2 x workers + 2) are in flight, so memory stays
-    bounded however many days are asked for. Missing days come back with status ``missing``,
-    unreadable ones with ``corrupt`` (their SHA-256 and reason kept), both with no snapshot.
+    by ``executor`` (default: a process pool of ``workers`` processes, up to 4 by default, or
+    in this process when ``workers=1`` or at most 2 days are asked for; any
+    ``concurrent.futures`` Executor works, e.g. ``distributed.Client.get_executor()``, whose
+    workers must see the same files). The default pool starts its workers with ``forkserver``
+    (``spawn`` where that does not exist), so a script that uses it needs the usual
+    ``if __name__ == "__main__":`` guard. At most ``lookahead`` days (default 2 x workers + 2)
+    are in flight, so memory stays bounded however many days are asked for. Missing days come
+    back with status ``missing``, unreadable ones with ``corrupt`` (their SHA-256 and reason
+    kept), both with no snapshot.
     A download that fails after every retry raises :class:`ArchiveDownloadError`: a day is never
     silently dropped. ``cache="default"`` uses ``<cache dir>/parsed``; ``None`` disables it.
     """
@@ -105,7 +115,7 @@ def iter_days(
     cache_obj = ParsedDayCache(default_cache_dir() / "parsed") if cache == "default" else cache
     cache_dir = str(cache_obj.directory) if cache_obj is not None else None
     own_exec: cf.Executor | None = None
-    workers = default_workers()
+    workers = default_workers() if workers is None else max(1, int(workers))
     if executor is None and n > 2 and workers > 1:
         own_exec = cf.ProcessPoolExecutor(
             max_workers=workers, mp_context=multiprocessing.get_context("spawn")

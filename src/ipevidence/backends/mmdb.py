@@ -24,7 +24,6 @@ walk is bounded by the tree depth and by a budget on the number of visited nodes
 from __future__ import annotations
 
 import datetime as dt
-import io
 import os
 import tempfile
 from collections.abc import Mapping
@@ -73,22 +72,35 @@ def country_of_record(record: Any, field: CountryField = "country") -> str | Non
 
 
 def _records(tree: bytes | memoryview, node_count: int, record_size: int) -> npt.NDArray[np.uint32]:
-    """(node_count, 2) array of the left/right records of the search tree."""
+    """(node_count, 2) big-endian uint32 view of the left/right records of the search tree."""
     raw = np.frombuffer(tree, dtype=np.uint8)
+    if record_size == 32:
+        res32: npt.NDArray[np.uint32] = raw.view(">u4").reshape(node_count, 2)
+        return res32
+    buf = np.zeros((node_count, 2, 4), dtype=np.uint8)
     if record_size == 24:
-        b = raw.reshape(node_count, 6).astype(np.uint32)
-        left = (b[:, 0] << 16) | (b[:, 1] << 8) | b[:, 2]
-        right = (b[:, 3] << 16) | (b[:, 4] << 8) | b[:, 5]
+        buf[:, :, 1:] = raw.reshape(node_count, 2, 3)
     elif record_size == 28:
-        b = raw.reshape(node_count, 7).astype(np.uint32)
-        left = ((b[:, 3] & 0xF0) << 20) | (b[:, 0] << 16) | (b[:, 1] << 8) | b[:, 2]
-        right = ((b[:, 3] & 0x0F) << 24) | (b[:, 4] << 16) | (b[:, 5] << 8) | b[:, 6]
-    elif record_size == 32:
-        b32 = raw.reshape(node_count, 2, 4).view(">u4").reshape(node_count, 2)
-        return b32.astype(np.uint32)
+        b = raw.reshape(node_count, 7)
+        buf[:, 0, 1:] = b[:, 0:3]
+        buf[:, 0, 0] = b[:, 3] >> 4
+        buf[:, 1, 1:] = b[:, 4:7]
+        buf[:, 1, 0] = b[:, 3] & 0x0F
     else:
         raise DatabaseFormatError(f"unknown mmdb record size {record_size}")
-    return np.stack([left, right], axis=1)
+    res: npt.NDArray[np.uint32] = buf.view(">u4").reshape(node_count, 2)
+    return res
+
+
+class _Source:
+    """Hands maxminddb's MODE_FD reader the bytes already in memory, without another copy."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self._data = data
+        self.name = name
+
+    def read(self) -> bytes:
+        return self._data
 
 
 class _Leaves:
@@ -118,9 +130,9 @@ def _walk(
             out.hi, out.lo = np.zeros(1, _U64), np.zeros(1, _U64)
             out.plen, out.rec = np.zeros(1, np.uint8), np.array([root], np.uint32)
         return out
-    parts: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], int, npt.NDArray[np.int64]]] = []
+    parts: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], int, npt.NDArray[np.uint32]]] = []
     alias_parts: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], int]] = []
-    nodes = np.array([root], dtype=np.int64)
+    nodes = np.array([root], dtype=np.uint32)
     hi = np.zeros(1, _U64)
     lo = np.zeros(1, _U64)
     visited = 0
@@ -138,7 +150,7 @@ def _walk(
             child_hi[half:] |= _U64(1 << (pos - 64))
         else:
             child_lo[half:] |= _U64(1 << pos)
-        child = np.concatenate([recs[nodes, 0], recs[nodes, 1]]).astype(np.int64)
+        child = np.concatenate([recs[nodes, 0], recs[nodes, 1]]).astype(np.uint32)
         leaf = child > node_count
         if leaf.any():
             parts.append((child_hi[leaf], child_lo[leaf], depth + 1, child[leaf]))
@@ -299,7 +311,7 @@ class MMDBBackend(TableBackend):
             )
         self.country_field: CountryField = country_field
         try:
-            reader = maxminddb.open_database(io.BytesIO(data), maxminddb.MODE_FD)
+            reader = maxminddb.open_database(_Source(data, name), maxminddb.MODE_FD)  # type: ignore[type-var]
             meta = reader.metadata()
         except (maxminddb.InvalidDatabaseError, ValueError, TypeError, KeyError) as exc:
             raise DatabaseFormatError(f"{name}: not a readable MaxMind DB file: {exc}") from None
@@ -402,8 +414,10 @@ class MMDBBackend(TableBackend):
             flat.networks += len(leaves6.rec)
             del leaves6
             flat.v6 = FamilyRanges(6, _to_s16(s_hi, s_lo), _to_s16(e_hi, e_lo), countries, validate=False)
+            del s_hi, s_lo, e_hi, e_lo
         if self.ip_version == 4 or len(flat.aliases[0]):
             leaves4 = _walk(recs, root4, 32, node_count, budget)
+            del recs
             _, s_lo, _, e_lo, countries = self._ranges(leaves4, 32, uniq, clean, raw_codes, flat.bad)
             flat.networks += len(leaves4.rec)
             flat.v4 = FamilyRanges(

@@ -33,11 +33,15 @@ _MAX_GZIP_RATIO: Final = 200  # refuse "gzip bombs" (country databases compress 
 
 def detect_kind(data: bytes) -> str:
     """``"mmdb"``, ``"ip2location-bin"`` or ``"csv-ranges"`` from a file's (uncompressed) bytes."""
-    if data[-128 * 1024 :].rfind(_MMDB_MARKER) != -1:
+    return _kind(data[:8192], data[-128 * 1024 :], len(data))
+
+
+def _kind(head: bytes, tail: bytes, size: int) -> str:
+    if tail.rfind(_MMDB_MARKER) != -1:
         return "mmdb"
-    if looks_like_ip2location_bin(data[:64], len(data)):
+    if looks_like_ip2location_bin(head[:64], size):
         return "ip2location-bin"
-    if looks_like_range_csv(data[:8192]):
+    if looks_like_range_csv(head[:8192]):
         return "csv-ranges"
     raise DatabaseFormatError(
         "not a geolocation database this library reads: no MaxMind DB metadata, no IP2Location "
@@ -77,17 +81,22 @@ def open_database(
     p = Path(path)
     try:
         with open(p, "rb") as f:
-            head = f.read(2)
+            size = os.fstat(f.fileno()).st_size
+            head = f.read(8192)
+            f.seek(max(0, size - 128 * 1024))
+            tail = f.read()
     except OSError as exc:
         raise DatabaseFormatError(f"{p}: cannot open: {exc}") from exc
     name = p.name
     sha = sha256_file(p)
-    if head != _GZIP_MAGIC:
-        with open(p, "rb") as f:
-            data = f.read()
-        kind = _detect(data, name)
+    if head[:2] != _GZIP_MAGIC:
+        try:
+            kind = _kind(head, tail, size)
+        except DatabaseFormatError as exc:
+            raise DatabaseFormatError(f"{name}: {exc}") from None
         if kind == "ip2location-bin":
-            return IP2LocationBackend(p)
+            return IP2LocationBackend.from_mapped_file(p, name=name, sha256=sha)
+        data = p.read_bytes()
         if kind == "mmdb":
             return MMDBBackend.from_buffer(
                 data, name=name, sha256=sha, country_field=country_field, cache_dir=cache_dir

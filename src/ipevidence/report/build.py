@@ -152,7 +152,7 @@ def naive_comparison(
 def _borders() -> Any | None:
     try:
         geography: Any = importlib.import_module("ipevidence.geography")
-        return geography.Borders.load("10m")
+        return geography.Borders.load("50m")  # ample detail for a map, and 30x faster to load than 10m
     except Exception:  # no borders only means maps are drawn without them
         return None
 

@@ -552,7 +552,12 @@ def _simulate(cfg: SyntheticArchiveConfig) -> _Sim:
     first = np.where(churn, np.minimum(a, b), 0)
     last = np.where(churn, np.maximum(a, b), n_days - 1)
     # country changes
-    change_day = np.where(changer, rng.integers(1, max(2, n_days), n_p), n_days)
+    # the change falls on a readable day after at least one readable day, so that it can be seen
+    readable = np.setdiff1d(avail, np.array(corrupt, dtype=np.intp))
+    if readable.size < 2:
+        changer[:] = False
+    change_days = readable[1:] if readable.size >= 2 else np.array([n_days])
+    change_day = np.where(changer, change_days[rng.integers(0, change_days.size, n_p)], n_days)
     shift = rng.integers(1, max(2, n_c), n_p)
     new_country = (home + shift) % n_c
     keeps_addr = changer & (rng.random(n_p) < cfg.same_address_change_share)
