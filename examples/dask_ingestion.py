@@ -37,12 +37,12 @@ def main(argv: list[str]) -> int:
 
             folder = Path(tmp) / "archive"
             start, end, address = dt.date(2023, 1, 1), dt.date(2023, 12, 31), None
-            generate_demo_archive(folder, start=start, end=end, every=7, probes=400, seed=5)
+            generate_demo_archive(folder, start=start, end=end, every=14, probes=400, seed=5)
             print(f"generated an archive in {folder}")
         else:
             print(__doc__)
             return 2
-        every = 1 if argv else 7
+        every = 1 if argv else 14
         cluster = None
         if address is None:
             cluster = LocalCluster(  # type: ignore[no-untyped-call]

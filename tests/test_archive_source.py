@@ -214,7 +214,7 @@ def test_iter_days_over_http(server: _Server, tmp_path: Path) -> None:
         server.serve(d, (200, _day_file(d, 10 + d.day)))
     server.serve(D5, (200, b"BZh9garbage"))
     src = _archive(server, tmp_path / "dl")
-    out = list(iter_days(src, [D1, D2, D3, D4, D5], cache=None, executor=None, progress=False))
+    out = list(iter_days(src, [D1, D2, D3, D4, D5], cache=None, workers=1, progress=False))
     assert [(a.day, a.status) for a, _ in out] == [
         (D1, "ok"),
         (D2, "ok"),

@@ -22,6 +22,7 @@ from ipevidence.assessment import (
     clear_assessor_cache,
     overseas_parts,
 )
+from ipevidence.coverage import population_coverage
 from ipevidence.errors import (
     FamilyMismatchError,
     InvalidAddressError,
@@ -217,6 +218,8 @@ def test_geography_indicators(case: ErrorModelCase) -> None:
     assert 0.5 < share <= 1.0
     assert v.coverage is not None
     assert v.coverage.share == share
+    # The per-year cached union equals the coverage of the window's rows computed directly.
+    assert v.coverage == population_coverage("AT", gt.latitude[at], gt.longitude[at], 50.0)
     assert criterion(v, "overseas_parts")[:3] == (0, 0, True)
     # France has overseas parts: flagged, not failing.
     assert overseas_parts("FR") > 0

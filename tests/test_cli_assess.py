@@ -6,13 +6,13 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli import run
-from test_report_document import check_html
 
-from ipevidence.cli import ExitCode
+from ipevidence.cli import ExitCode, main
 from ipevidence.defaults import DATABASE_ATTRIBUTION
 from ipevidence.report.document import PNG_SIGNATURE
 from ipevidence.synthetic.errormodel import Cell, build_case
+from test_cli import run
+from test_report_document import check_html
 
 # 11.0.0.0/8 is United States space in the shipped database; 2.16.17.1 is Italian, 2.16.1.1 German.
 US_IP, IT_IP, DE_IP = "11.0.0.5", "2.16.17.1", "2.16.1.1"
@@ -53,7 +53,7 @@ def test_assess_json(ground_truth: Path) -> None:
     assert again.stdout == out.stdout
 
 
-def test_assess_not_valid_insufficient_and_errors(ground_truth: Path) -> None:
+def test_assess_not_valid_insufficient_and_private(ground_truth: Path) -> None:
     gt = ("--ground-truth", str(ground_truth))
     out = run(*gt, "assess", IT_IP, "--date", "2022-06-01")
     assert out.returncode == ExitCode.NOT_VALID, out.stderr
@@ -65,23 +65,35 @@ def test_assess_not_valid_insufficient_and_errors(ground_truth: Path) -> None:
     assert out.returncode == ExitCode.INPUT_ERROR
     assert out.stderr.strip().splitlines()[-1].startswith("ipevidence: error: '10.1.2.3'")
     assert "Traceback" not in out.stderr
-    out = run(*gt, "assess", "not-an-ip", "--date", "2022-06-01")
-    assert out.returncode == ExitCode.INPUT_ERROR
-    out = run(*gt, "assess", US_IP, "--date", "2030-01-01")
-    assert out.returncode == ExitCode.INPUT_ERROR
-    assert "outside the ground truth" in out.stderr
-    out = run(*gt, "assess", US_IP, "--date", "2022-01-01", "--country", "QQ")
-    assert out.returncode == ExitCode.INPUT_ERROR
-    assert "unknown country code 'QQ'" in out.stderr
 
 
-def test_broken_ground_truth_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("assess", "not-an-ip", "--date", "2022-06-01"), "not-an-ip"),
+        (("assess", US_IP, "--date", "2030-01-01"), "outside the ground truth"),
+        (("assess", US_IP, "--date", "2022-01-01", "--country", "QQ"), "unknown country code 'QQ'"),
+        (("table", "XX", "--date", "2022-01-01"), "unknown country code 'XX'"),
+    ],
+)
+def test_input_errors_in_process(
+    ground_truth: Path, args: tuple[str, ...], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["--ground-truth", str(ground_truth), *args])
+    err = capsys.readouterr().err
+    assert code == ExitCode.INPUT_ERROR
+    assert message in err
+    assert err.strip().splitlines()[-1].startswith("ipevidence: error: ")
+
+
+def test_broken_ground_truth_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "gt.npz"
     bad.write_text("not a zip")
-    out = run("assess", US_IP, "--date", "2022-06-01", "--ground-truth", str(bad))
-    assert out.returncode == ExitCode.DATA_ERROR
-    assert len(out.stderr.strip().splitlines()) == 1
-    assert out.stderr.startswith("ipevidence: error: ")
+    code = main(["assess", US_IP, "--date", "2022-06-01", "--ground-truth", str(bad)])
+    err = capsys.readouterr().err
+    assert code == ExitCode.DATA_ERROR
+    assert len(err.strip().splitlines()) == 1
+    assert err.startswith("ipevidence: error: ")
 
 
 def test_table(ground_truth: Path) -> None:

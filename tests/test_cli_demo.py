@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 
 import pytest
-from test_cli import run
-from test_report_document import check_html
 
 from ipevidence.cli import ExitCode
 from ipevidence.defaults import DATABASE_ATTRIBUTION
 from ipevidence.report.document import PNG_SIGNATURE
+from test_cli import run
+from test_report_document import check_html
 
 
 @pytest.fixture(scope="module")

@@ -391,3 +391,24 @@ def test_distances_agree_with_borders(b10: Borders) -> None:
     _, d_gb, _ = b10.nearest([51.0], [1.45], max_km=40.0)
     assert country_distance_km("GB", "FR") <= 2 * 20.0 + 6.0
     assert d_gb[0] > 0
+
+
+def test_cell_grid_shortcut_equals_polygon_tests() -> None:
+    """The shipped grid of edge-free cells gives the same answers as the polygon tests alone,
+    on random points and on points exactly on cell edges."""
+    from ipevidence.geography import _load_npz
+
+    data = _load_npz("borders-50m.npz")
+    with_grid = Borders(data, "50m")
+    without = Borders({k: v for k, v in data.items() if k != "cell_part"}, "50m")
+    rng = np.random.default_rng(11)
+    lat = rng.uniform(-90, 90, 100_000)
+    lon = rng.uniform(-180, 180, 100_000)
+    lat = np.concatenate([lat, np.round(lat[:20_000] * 4) / 4, [90.0, -90.0, 0.0]])
+    lon = np.concatenate([lon, np.round(lon[:20_000] * 4) / 4, [180.0, -180.0, 180.0]])
+    assert np.array_equal(with_grid.locate(lat, lon), without.locate(lat, lon))
+    dec = with_grid.locate(lat, lon)
+    dec = np.where(dec == b"", b"FR", dec)
+    a = with_grid.check(dec, lat, lon)
+    b = without.check(dec, lat, lon)
+    assert np.array_equal(a.status, b.status)

@@ -250,7 +250,7 @@ def load_scale(
     return codes, polys, quant, meta
 
 
-def interior_cells(polys: list[shapely.Polygon]) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int32]]:
+def interior_cells(polys: list[shapely.Polygon]) -> npt.NDArray[np.int16]:
     """Grid cells (CELL_DEG, row-major from -90/-180) that no polygon edge touches, with the part
     containing them (-1: the cell is in no part, open sea). No edge crosses such a cell, so every
     point in it has the same point-in-polygon answer as the cell's centre: the package skips the
@@ -289,7 +289,9 @@ def interior_cells(polys: list[shapely.Polygon]) -> tuple[npt.NDArray[np.int32],
     if pi.size and np.unique(pi).size != pi.size:
         raise SystemExit("an untouched grid cell lies inside two parts: overlapping polygons?")
     owner[pi] = ti
-    return free.astype(np.int32), owner.astype(np.int32)
+    grid = np.full(nrow * ncol, -2, dtype=np.int16)  # -2: an edge may cross the cell
+    grid[free] = owner
+    return grid.reshape(nrow, ncol)
 
 
 def atomic_savez(path: Path, **arrays: Any) -> None:
@@ -323,7 +325,9 @@ def build_borders(src: Path, scale: str, out_dir: Path) -> tuple[list[str], list
         flags = main_flags(polys[start:end], areas[start:end])
         main[start:end] = flags
         start = end
-    cells, cell_part = interior_cells(polys)
+    if len(polys) >= 2**15:
+        raise SystemExit("too many parts for the int16 cell grid")
+    cell_grid = interior_cells(polys)
     ring_sizes: list[int] = []
     rings_per_poly: list[int] = []
     coords: list[npt.NDArray[np.int64]] = []
@@ -352,13 +356,12 @@ def build_borders(src: Path, scale: str, out_dir: Path) -> tuple[list[str], list
         part_area_km2=np.asarray(areas, dtype=np.float64),
         part_main=np.asarray(main, dtype=np.bool_),
         cell_deg=np.asarray(CELL_DEG, dtype=np.float64),
-        interior_cell=cells,
-        interior_part=cell_part,
+        cell_part=cell_grid,
         info=np.asarray(json.dumps(info, sort_keys=True)),
     )
     print(
         f"borders-{scale}: {len(set(codes))} countries, {len(polys)} parts, {len(q)} points, "
-        f"{cells.size} interior cells, "
+        f"{int((cell_grid >= -1).sum())} cells without edges, "
         f"{time.perf_counter() - t0:.1f} s"
     )
     return codes, polys

@@ -43,7 +43,7 @@ from .accuracy import CountryAccuracy, LocatedGroundTruth, Table
 from .addresses import require_global
 from .backends.base import GeoBackend
 from .countries import country_name, normalize_country
-from .coverage import CoverageResult, population_coverage, unique_points
+from .coverage import CoverageResult, coverage_from_mask, covered_cities, unique_points
 from .errors import FamilyMismatchError
 from .geography import Borders
 from .groundtruth import GroundTruth
@@ -490,10 +490,8 @@ class _GeoIndex:
         self.asns, self.asn_inv = np.unique(gt.asn, return_inverse=True)
         self.loc_lat, self.loc_lon, self.loc_inv = unique_points(gt.latitude, gt.longitude)
 
-    def indicators(
-        self, rows: npt.NDArray[np.intp]
-    ) -> tuple[int, int, npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """Distinct probes, distinct known ASNs and the distinct locations of ``rows``."""
+    def indicators(self, rows: npt.NDArray[np.intp]) -> tuple[int, int, int]:
+        """Distinct probes, distinct known ASNs and distinct locations of ``rows``."""
         seen_p = np.zeros(self.probes.shape[0], dtype=np.bool_)
         seen_p[self.probe_inv[rows]] = True
         seen_a = np.zeros(self.asns.shape[0], dtype=np.bool_)
@@ -502,7 +500,16 @@ class _GeoIndex:
         loc = self.loc_inv[rows]
         seen_l = np.zeros(self.loc_lat.shape[0], dtype=np.bool_)
         seen_l[loc[loc >= 0]] = True
-        return int(seen_p.sum()), int(seen_a.sum()), self.loc_lat[seen_l], self.loc_lon[seen_l]
+        return int(seen_p.sum()), int(seen_a.sum()), int(seen_l.sum())
+
+    def locations(
+        self, rows: npt.NDArray[np.intp]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """The distinct locations of ``rows``."""
+        loc = self.loc_inv[rows]
+        seen = np.zeros(self.loc_lat.shape[0], dtype=np.bool_)
+        seen[loc[loc >= 0]] = True
+        return self.loc_lat[seen], self.loc_lon[seen]
 
 
 class EvidentialAssessor:
@@ -536,6 +543,7 @@ class EvidentialAssessor:
         self._lrs: dict[tuple[str, str, int, int], LikelihoodRatio | None] = {}
         self._provenance: Mapping[str, Any] | None = None
         self._geo_index: _GeoIndex | None = None
+        self._covered: dict[tuple[str, int], npt.NDArray[np.bool_]] = {}
 
     @property
     def _geo(self) -> _GeoIndex:
@@ -633,8 +641,8 @@ class EvidentialAssessor:
         )
         # Valid geography.
         rows = lgt.rows_of(code, first, last)
-        probes, asns, plat, plon = self._geo.indicators(rows)
-        cov = population_coverage(code, plat, plon, p.coverage_km) if rows.size else None
+        probes, asns, points = self._geo.indicators(rows)
+        cov = self._coverage(code, first, last, points) if rows.size else None
         req = p.geography_required
         crit.append(
             Criterion(
@@ -714,6 +722,19 @@ class EvidentialAssessor:
         )
         self._countries[key] = result
         return result
+
+    def _coverage(self, code: str, first: int, last: int, points: int) -> CoverageResult:
+        """Population coverage of a window: the union of per-year covered cities (cached per year)."""
+        km = self.policy.coverage_km
+        mask: npt.NDArray[np.bool_] | None = None
+        for year in range(first, last + 1):
+            key = (code, year)
+            if key not in self._covered:
+                lat, lon = self._geo.locations(self.located.rows_of(code, year, year))
+                self._covered[key] = covered_cities(code, lat, lon, km)[0]
+            mask = self._covered[key] if mask is None else mask | self._covered[key]
+        assert mask is not None
+        return coverage_from_mask(code, mask, km, points)
 
     def _lr(self, country: str, observed: str | None, first: int, last: int) -> LikelihoodRatio | None:
         key = (country, observed or "", first, last)

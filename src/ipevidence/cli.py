@@ -241,6 +241,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone of naive times in the log (default UTC)")
     p.add_argument("--year", type=int, help="year of syslog (ssh) lines, which carry none")
     p.add_argument("--max-speed", type=float, default=900.0, help="maximum travel speed, km/h (default 900)")
+    p.add_argument(
+        "--asn-file",
+        metavar="FILE",
+        help="a dated pyasn IP-to-ASN file (.dat or .dat.gz): finds cloud and hosting networks by ASN",
+    )
+    p.add_argument(
+        "--ranges",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="providers' published range files (AWS ip-ranges.json, Google cloud.json, Azure Service "
+        "Tags, DigitalOcean geofeed CSV, Oracle): addresses inside them are hosting addresses",
+    )
     g = p.add_argument_group("csv and jsonl column mapping")
     g.add_argument("--time-column", default="time", help="(default: time)")
     g.add_argument("--account-column", default="account", help="(default: account)")
@@ -552,7 +565,15 @@ def cmd_tamper(ctx: Context) -> int:
     read = read_log(ctx)
     analysis = require("ipevidence.tamper.analysis")
     backend = ctx.open_database()
-    report = analysis.analyse(read, backend=backend, max_speed_kmh=a.max_speed)
+    extra: dict[str, Any] = {}
+    if a.asn_file or a.ranges:
+        networks = require("ipevidence.networks")
+        if a.asn_file:
+            extra["asn_table"] = networks.AsnTable.load(a.asn_file)
+        if a.ranges:
+            loaded = [networks.ProviderRanges.load(f) for f in a.ranges]
+            extra["networks"] = {f"{r.provider} ({r.name})": r for r in loaded}
+    report = analysis.analyse(read, backend=backend, max_speed_kmh=a.max_speed, **extra)
     if read.problem_count:
         lines = ", ".join(str(int(x)) for x in read.problem_lines[:10])
         more = " ..." if read.problem_count > 10 else ""
@@ -560,7 +581,13 @@ def cmd_tamper(ctx: Context) -> int:
     if a.json:
         ctx.console.result(report.to_json().rstrip("\n"))
     else:
-        ctx.console.result(report.to_markdown() if a.markdown else str(report))
+        if a.markdown:
+            ctx.console.result(report.to_markdown())
+        else:
+            ctx.console.result(str(report))
+            for finding in report.findings:
+                ctx.console.result("")
+                ctx.console.result(str(finding))
         ctx.console.attribution()
     return ExitCode.NOT_VALID if report.findings else ExitCode.OK
 

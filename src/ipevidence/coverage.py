@@ -29,6 +29,8 @@ from .geography import EARTH_RADIUS_KM
 __all__ = [
     "CoverageResult",
     "Gazetteer",
+    "coverage_from_mask",
+    "covered_cities",
     "load_gazetteer",
     "population_coverage",
     "unique_points",
@@ -142,6 +144,55 @@ class CoverageResult:
         )
 
 
+def covered_cities(
+    country: str,
+    latitude: npt.ArrayLike,
+    longitude: npt.ArrayLike,
+    km: float = 50.0,
+    *,
+    gazetteer: Gazetteer | None = None,
+) -> tuple[npt.NDArray[np.bool_], int]:
+    """Which of ``country``'s gazetteer cities (in :meth:`Gazetteer.of` order) lie within ``km`` of a
+    point, and how many distinct points there were. Masks of several point sets combine with ``|``."""
+    if not km > 0:
+        raise ValueError(f"coverage distance must be positive, not {km!r}")
+    gaz = gazetteer if gazetteer is not None else load_gazetteer()
+    idx = gaz.of(country)
+    ulat, ulon, _ = unique_points(latitude, longitude)
+    covered = np.zeros(idx.shape[0], dtype=np.bool_)
+    if ulat.shape[0] and idx.shape[0]:
+        tree = cKDTree(_unit(ulat, ulon))
+        chord = 2.0 * math.sin(min(km / EARTH_RADIUS_KM, math.pi) / 2.0)
+        dist, _ = tree.query(_unit(gaz.latitude[idx], gaz.longitude[idx]), k=1)
+        covered = np.asarray(dist, dtype=np.float64) <= chord * (1.0 + 1e-12)
+    return covered, int(ulat.shape[0])
+
+
+def coverage_from_mask(
+    country: str,
+    covered: npt.NDArray[np.bool_],
+    km: float,
+    points: int,
+    *,
+    gazetteer: Gazetteer | None = None,
+) -> CoverageResult:
+    """The :class:`CoverageResult` of a covered-city mask from :func:`covered_cities`."""
+    code = normalize_country(country)
+    gaz = gazetteer if gazetteer is not None else load_gazetteer()
+    pop = gaz.population[gaz.of(code)]
+    if covered.shape != pop.shape:
+        raise ValueError(f"mask has shape {covered.shape}, {code} has {pop.shape[0]} gazetteer cities")
+    return CoverageResult(
+        country=code,
+        km=float(km),
+        cities=int(pop.shape[0]),
+        cities_covered=int(covered.sum()),
+        population=int(pop.sum()),
+        population_covered=int(pop[covered].sum()),
+        points=int(points),
+    )
+
+
 def population_coverage(
     country: str,
     latitude: npt.ArrayLike,
@@ -155,26 +206,5 @@ def population_coverage(
     Points with missing (NaN) coordinates are ignored; duplicate points count once
     (see :func:`unique_points`).
     """
-    if not km > 0:
-        raise ValueError(f"coverage distance must be positive, not {km!r}")
-    code = normalize_country(country)
-    gaz = gazetteer if gazetteer is not None else load_gazetteer()
-    idx = gaz.of(code)
-    ulat, ulon, _ = unique_points(latitude, longitude)
-    pts = np.column_stack((ulat, ulon))
-    pop = gaz.population[idx]
-    covered = np.zeros(idx.shape[0], dtype=np.bool_)
-    if pts.shape[0] and idx.shape[0]:
-        tree = cKDTree(_unit(pts[:, 0], pts[:, 1]))
-        chord = 2.0 * math.sin(min(km / EARTH_RADIUS_KM, math.pi) / 2.0)
-        dist, _ = tree.query(_unit(gaz.latitude[idx], gaz.longitude[idx]), k=1)
-        covered = np.asarray(dist, dtype=np.float64) <= chord * (1.0 + 1e-12)
-    return CoverageResult(
-        country=code,
-        km=float(km),
-        cities=int(idx.shape[0]),
-        cities_covered=int(covered.sum()),
-        population=int(pop.sum()),
-        population_covered=int(pop[covered].sum()),
-        points=int(pts.shape[0]),
-    )
+    covered, points = covered_cities(country, latitude, longitude, km, gazetteer=gazetteer)
+    return coverage_from_mask(country, covered, km, points, gazetteer=gazetteer)

@@ -219,6 +219,11 @@ class Borders:
             sel = (self.part_code == sov.encode()) & (rx >= x0) & (rx <= x1) & (ry >= y0) & (ry <= y1)
             self.part_territory[sel] = terr.encode()
         self._tree = shapely.STRtree(self._parts)
+        # grid of cells no polygon edge touches: the part containing each (-1 none, -2 touched)
+        self._cell_deg = float(data["cell_deg"]) if "cell_deg" in data else 0.0
+        self._cell_part: npt.NDArray[np.int16] | None = (
+            np.asarray(data["cell_part"], dtype=np.int16) if "cell_part" in data else None
+        )
         self._codes: tuple[str, ...] = tuple(sorted({c.decode() for c in self.part_code.tolist()}))
         self._code_array = np.asarray(self._codes, dtype=COUNTRY_DTYPE)
         extra = {t for t in np.unique(self.part_territory).tolist() if t.decode() not in self._codes}
@@ -329,6 +334,18 @@ class Borders:
         idx = np.flatnonzero(valid)
         if idx.size == 0:
             return part
+        grid = self._cell_part
+        if grid is not None:
+            # points in a cell no edge touches share the cell centre's answer: no polygon test
+            nrow, ncol = grid.shape
+            r = np.clip(((lat[idx] + 90.0) / self._cell_deg).astype(np.int64), 0, nrow - 1)
+            c = np.clip(((lon[idx] + 180.0) / self._cell_deg).astype(np.int64), 0, ncol - 1)
+            g = grid[r, c]
+            known = g >= -1
+            part[idx[known]] = g[known]
+            idx = idx[~known]
+            if idx.size == 0:
+                return part
         pts = shapely.points(lon[idx], lat[idx])
         pi, ti = self._tree.query(pts)
         if pi.size == 0:
@@ -372,9 +389,25 @@ class Borders:
         code = np.zeros(n, dtype=COUNTRY_DTYPE)
         dist = np.full(n, np.nan, dtype=np.float64)
         part = np.full(n, -1, dtype=np.int64)
-        idx = np.flatnonzero(_valid_coords(la, lo))
-        if idx.size == 0 or max_km < 0:
+        all_idx = np.flatnonzero(_valid_coords(la, lo))
+        if all_idx.size == 0 or max_km < 0:
             return code, dist, part
+        # chunks bound the memory of the candidate (point, edge) pairs
+        step = max(1000, int(2_000_000 / max(1.0, max_km) ** 1.5))
+        for start in range(0, all_idx.size, step):
+            self._nearest_chunk(la, lo, all_idx[start : start + step], max_km, code, dist, part)
+        return code, dist, part
+
+    def _nearest_chunk(
+        self,
+        la: npt.NDArray[np.float64],
+        lo: npt.NDArray[np.float64],
+        idx: npt.NDArray[np.int64],
+        max_km: float,
+        code: npt.NDArray[np.bytes_],
+        dist: npt.NDArray[np.float64],
+        part: npt.NDArray[np.int64],
+    ) -> None:
         y0, x0 = la[idx], lo[idx]
         coslat = np.maximum(np.cos(np.radians(y0)), 1e-3)
         dy = max_km / _KM_PER_DEG
@@ -391,8 +424,6 @@ class Borders:
                 )
         qi = np.concatenate(qi_parts)
         bi, si = seg_tree.query(np.concatenate(boxes_parts))
-        if bi.size == 0:
-            return code, dist, part
         pi = qi[bi]
         k = _KM_PER_DEG * coslat[pi]
         ax = _wrap180(seg_a[si, 0] - x0[pi]) * k
@@ -421,7 +452,6 @@ class Borders:
         part[rows] = ti[sel]
         dist[rows] = d[sel]
         code[rows] = self.part_territory[ti[sel]]
-        return code, dist, part
 
     def check(
         self,

@@ -15,6 +15,7 @@ every figure by hand:
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any, Final, Literal
@@ -48,6 +49,12 @@ def _check_level(level: float) -> None:
         raise ValueError(f"confidence level must lie strictly between 0 and 1, not {level!r}")
 
 
+@functools.lru_cache(maxsize=64)
+def _z(level: float) -> float:
+    """The two-sided standard normal quantile of a confidence level (cached: scipy calls are slow)."""
+    return float(_sst.norm.ppf(1.0 - (1.0 - level) / 2.0))
+
+
 def proportion_intervals(
     successes: npt.ArrayLike,
     trials: npt.ArrayLike,
@@ -70,7 +77,7 @@ def proportion_intervals(
     empty = n == 0
     safe_n = np.where(empty, 1.0, n)
     if method == "wilson":
-        z = float(_sst.norm.ppf(1.0 - alpha / 2.0))
+        z = _z(level)
         p = k / safe_n
         denom = 1.0 + z * z / safe_n
         centre = (p + z * z / (2.0 * safe_n)) / denom

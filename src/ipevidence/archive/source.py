@@ -320,7 +320,8 @@ def resolve_day(source: ArchiveSource, day: dt.date) -> tuple[ArchiveDay, Path |
     try:
         path = source.local_file(day)
     except ArchiveMissingError as exc:
-        return ArchiveDay(day=day, status="missing", reason=str(exc)), None
+        name = Path(relative_path(day)).name
+        return ArchiveDay(day=day, status="missing", name=name, reason=str(exc)), None
     except ArchiveCorruptError as exc:
         name = Path(relative_path(day)).name
         return ArchiveDay(day=day, status="corrupt", name=name, sha256=exc.sha256, reason=exc.reason), None

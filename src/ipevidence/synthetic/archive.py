@@ -274,7 +274,7 @@ class SyntheticArchiveConfig:
     corrupt_days: int = 1
     compresslevel: int = 9
     #: also write description, first/last_connected, type and the full tag list, like the real
-    #: archive (about 600 bytes a record instead of 250; bzip2 then takes over twice as long)
+    #: archive (about 640 bytes a record instead of 250; bzip2 then takes over twice as long)
     verbose_records: bool = False
 
     def __attrs_post_init__(self) -> None:
