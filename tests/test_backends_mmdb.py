@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import bisect
 import datetime as dt
+import gc
 import gzip
 import ipaddress
 import time
+import tracemalloc
 from pathlib import Path
 from typing import Any
 
 import maxminddb
 import numpy as np
+import numpy.typing as npt
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -20,6 +23,7 @@ from hypothesis import strategies as st
 from conftest import shared_file
 from ipevidence.addresses import format_ipv4, format_ipv6, int_to_ipv6
 from ipevidence.backends import MMDBBackend, country_of_record, open_database
+from ipevidence.backends import mmdb as mmdb_module
 from ipevidence.backends.writers import write_mmdb
 from ipevidence.countries import is_known_country
 from ipevidence.errors import DatabaseFormatError, FamilyMismatchError, InvalidAddressError
@@ -167,6 +171,57 @@ def test_dbip_matches_maxminddb_per_address(dbip: tuple[MMDBBackend, Path, Path]
     assert [c.decode() for c in backend.lookup(col).tolist()] == official(reader, format_ipv6(col))
 
 
+def _boundaries_v4(fr: Any) -> npt.NDArray[np.uint32]:
+    """Every range start and end, and the address just outside each range where that is not the
+    neighbouring range's own boundary (a gap)."""
+    s, e = fr.starts.astype(np.int64), fr.ends.astype(np.int64)
+    after = e[:-1] + 1
+    gap = after != s[1:]
+    outside = np.concatenate([after[gap], s[1:][gap] - 1, s[:1] - 1, e[-1:] + 1])
+    outside = outside[(outside >= 0) & (outside < 2**32)]
+    return np.concatenate([s, e, outside]).astype(np.uint32)
+
+
+def _boundaries_v6(fr: Any) -> npt.NDArray[np.bytes_]:
+    s = [int.from_bytes(bytes(x).ljust(16, b"\0"), "big") for x in fr.starts.tolist()]
+    e = [int.from_bytes(bytes(x).ljust(16, b"\0"), "big") for x in fr.ends.tolist()]
+    outside = [a + 1 for a, b in zip(e[:-1], s[1:], strict=True) if a + 1 != b]
+    outside += [b - 1 for a, b in zip(e[:-1], s[1:], strict=True) if a + 1 != b]
+    outside += [x for x in (s[0] - 1, e[-1] + 1) if 0 <= x < 2**128]
+    return int_to_ipv6(s + e + outside)
+
+
+def test_dbip_every_range_boundary_matches_maxminddb(dbip: tuple[MMDBBackend, Path, Path]) -> None:
+    """The tree-walk flattening against the per-address path (maxminddb's own lookups) at every
+    start and end of the flattened tables, and just outside every range that borders a gap."""
+    backend, plain, _ = dbip
+    reader = maxminddb.open_database(str(plain))
+    col4 = _boundaries_v4(backend.table.family(4))
+    assert len(col4) > 2 * 347_000
+    assert [c.decode() for c in backend.lookup(col4).tolist()] == official(reader, format_ipv4(col4))
+    col6 = _boundaries_v6(backend.table.family(6))
+    assert len(col6) > 2 * 246_000
+    assert [c.decode() for c in backend.lookup(col6).tolist()] == official(reader, format_ipv6(col6))
+
+
+def test_dbip_first_open_memory_and_time(dbip: tuple[MMDBBackend, Path, Path]) -> None:
+    """Issue 3: the first open (flattening the tree, no cache) peaks at most at 3x the file size."""
+    _, plain, _ = dbip
+    size = plain.stat().st_size
+    gc.collect()
+    tracemalloc.start()
+    try:
+        start = time.perf_counter()
+        b = MMDBBackend(plain)
+        took = time.perf_counter() - start
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert b.networks == 1_225_315
+    assert peak <= 3 * size, f"peak {peak / size:.2f}x the file size"
+    assert took < 10  # < 1 s unloaded (benchmarks/lookup.py); tracemalloc and a shared machine slow it
+
+
 def test_dbip_cache_reopens_identically(dbip: tuple[MMDBBackend, Path, Path]) -> None:
     backend, _, cache = dbip
     files = list(cache.glob("mmdb-*.npz"))
@@ -311,3 +366,82 @@ def test_random_databases_match_maxminddb_and_bisect(
         i = bisect.bisect_right(starts, ip) - 1
         want = ref4[i][2] if i >= 0 and ip <= ref4[i][1] else ""
         assert g == (want if is_known_country(want) else "")
+
+
+# --- the tree walk: slicing, record sizes, malformed trees --------------------------------------
+
+
+@pytest.mark.parametrize("name", TEST_DBS)
+def test_walk_slicing_does_not_change_the_tables(name: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A wide frontier is walked as consecutive slices; tiny slice limits give the same tables."""
+    path = shared_file(f"mmdb/{name}")
+    whole = MMDBBackend(path)
+    monkeypatch.setattr(mmdb_module, "_SPLIT_NODES", 2)
+    monkeypatch.setattr(mmdb_module, "_SPLIT_ENTRIES", 3)
+    sliced = MMDBBackend(path)
+    assert sliced.networks == whole.networks
+    assert sliced.nonstandard_codes == whole.nonstandard_codes
+    for fam in (4, 6):
+        a, b = whole.table.family(fam), sliced.table.family(fam)
+        assert len(a) > 5
+        assert np.array_equal(a.starts, b.starts)
+        assert np.array_equal(a.ends, b.ends)
+        assert np.array_equal(a.countries, b.countries)
+
+
+def _patched(tmp_path: Path, record_size: int, patch: dict[tuple[int, int], int]) -> Path:
+    """An IPv4 database whose record (node, side) values are overwritten by ``patch``."""
+    path = tmp_path / f"patched-{record_size}.mmdb"
+    write_mmdb(path, NETWORKS[:4], ip_version=4, record_size=record_size)
+    nc = maxminddb.open_database(str(path)).metadata().node_count
+    data = bytearray(path.read_bytes())
+    for (node, side), value in patch.items():
+        value = value if value >= 0 else nc - value  # negative: past node_count
+        width = record_size // 4
+        base = node * width
+        if record_size == 32:
+            data[base + 4 * side : base + 4 * side + 4] = value.to_bytes(4, "big")
+        elif record_size == 24:
+            data[base + 3 * side : base + 3 * side + 3] = value.to_bytes(3, "big")
+        else:
+            data[base + 4 * side : base + 4 * side + 3] = (value & 0xFFFFFF).to_bytes(3, "big")
+            nib = value >> 24
+            data[base + 3] = (
+                (data[base + 3] & 0x0F) | (nib << 4) if side == 0 else (data[base + 3] & 0xF0) | nib
+            )
+    path.write_bytes(bytes(data))
+    return path
+
+
+@pytest.mark.parametrize("record_size", [24, 28, 32])
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({(1, 0): 0, (1, 1): 0}, "deeper|visits"),  # a cycle back to the root
+        ({(1, 0): 1, (1, 1): 1}, "deeper|visits"),  # a node that is its own children (2**depth paths)
+        ({(0, 1): -5}, "outside the data section"),  # a pointer into the 16-byte separator
+        ({(0, 1): -(1 << 23)}, "outside the data section"),  # a pointer past the end of the file
+    ],
+)
+def test_malformed_trees_raise_quickly(
+    tmp_path: Path, record_size: int, patch: dict[tuple[int, int], int], message: str
+) -> None:
+    path = _patched(tmp_path, record_size, patch)
+    start = time.perf_counter()
+    with pytest.raises(DatabaseFormatError, match=message):
+        MMDBBackend(path)
+    assert time.perf_counter() - start < 5
+
+
+@pytest.mark.parametrize("record_size", [24, 28, 32])
+def test_patched_writer_roundtrip_is_sound(tmp_path: Path, record_size: int) -> None:
+    """The patching helper itself: rewriting a record with its own value changes nothing."""
+    path = tmp_path / "plain.mmdb"
+    write_mmdb(path, NETWORKS[:4], ip_version=4, record_size=record_size)
+    reader = maxminddb.open_database(str(path))
+    nc = reader.metadata().node_count
+    same = _patched(tmp_path, record_size, {})
+    assert same.read_bytes() == path.read_bytes()
+    b = MMDBBackend(same)
+    assert b.country("8.8.8.8") == "US"
+    assert nc > 2

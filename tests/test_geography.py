@@ -165,6 +165,10 @@ def test_kosovo_and_uncoded_entries(b10: Borders) -> None:
     assert b10.locate(9.56, 44.06)[0] == b"SO"  # Hargeisa, Somaliland
     assert b10.locate(35.19, 33.36)[0] == b"CY"  # north Nicosia
     assert b10.locate(45.63, 63.31)[0] == b"KZ"  # Baikonur
+    # Svalbard is SJ inside Norway's polygon; the Finnmark islands north of 70.5° N stay NO
+    assert b10.locate([78.0, 70.98], [16.5, 25.97]).tolist() == [b"SJ", b"NO"]
+    assert check1(b10, "NO", 78.0, 16.5)[0] is S.INSIDE
+    assert check1(b10, "SJ", 78.0, 16.5)[0] is S.INSIDE
 
 
 def test_vatican_and_antimeridian(b10: Borders) -> None:
@@ -188,7 +192,7 @@ def test_no_border_data_and_invalid_coordinates() -> None:
         S.INVALID_COORDINATES,
         S.INVALID_COORDINATES,
     ]
-    assert keep.accepted.tolist() == [True, True, False, False]
+    assert keep.accepted.tolist() == [True, False, False, False]  # an unknown code is never kept
     drop = b110.check(dec, lat, lon, keep_no_border_data=False)
     assert drop.accepted.tolist() == [False, False, False, False]
     assert drop.counts()["NO_BORDER_DATA"] == 2
@@ -412,3 +416,24 @@ def test_cell_grid_shortcut_equals_polygon_tests() -> None:
     a = with_grid.check(dec, lat, lon)
     b = without.check(dec, lat, lon)
     assert np.array_equal(a.status, b.status)
+
+
+def test_build_tool_reproduces_the_shipped_110m_polygons() -> None:
+    """tools/build_geography.py decodes the TopoJSON into exactly the shipped parts (1:110m)."""
+    import importlib.util
+    from pathlib import Path
+
+    from ipevidence.geography import _load_npz
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "build_geography.py"
+    spec = importlib.util.spec_from_file_location("_build_geography", path)
+    assert spec is not None
+    assert spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    codes, _polys, quant, _meta = tool.load_scale(shared_file("naturalearth/countries-110m.json"))
+    order = sorted(range(len(codes)), key=lambda i: (codes[i], i))
+    shipped = _load_npz("borders-110m.npz")
+    assert [codes[i] for i in order] == [c.decode() for c in shipped["part_code"].tolist()]
+    coords = np.concatenate([r for i in order for r in quant[i]])
+    assert np.array_equal(coords.astype(np.int32), shipped["coords"])

@@ -19,7 +19,7 @@ from ipevidence.report.build import (
     naive_comparison,
     top_countries,
 )
-from ipevidence.report.document import PNG_SIGNATURE
+from ipevidence.report.document import NO_ATTRIBUTION_NOTE, PNG_SIGNATURE
 from ipevidence.synthetic.errormodel import Cell, build_case
 from test_report_document import check_html
 
@@ -84,7 +84,9 @@ def test_report_files(report: Report, located: LocatedGroundTruth, tmp_path: Pat
     html = files.html.read_text(encoding="utf-8")
     c = check_html(html)
     assert c.images == len(report.figures)
-    assert DATABASE_ATTRIBUTION in html
+    assert report.attribution == ()  # a synthetic database needs none
+    assert NO_ATTRIBUTION_NOTE in html
+    assert DATABASE_ATTRIBUTION not in html
     assert "How this was computed" in html
     data = json.loads(files.json.read_text(encoding="utf-8"))
     assert data["provenance"]["ground_truth"]["rows"] == 28000
@@ -109,3 +111,30 @@ def test_report_without_figures(located: LocatedGroundTruth) -> None:
     assert r.figures == ()
     assert r.provenance["window"] == [2018, 2020]
     check_html(r.to_html())
+
+
+def test_report_without_matplotlib_renders_and_says_so(tmp_path: Path) -> None:
+    """matplotlib is an optional extra: without it the whole report still renders, without figures."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, datetime as dt; sys.modules['matplotlib'] = None\n"
+        "from ipevidence.accuracy import LocatedGroundTruth\n"
+        "from ipevidence.report import NO_PLOTS_NOTE\n"
+        "from ipevidence.report.build import evidence_report\n"
+        "from ipevidence.synthetic.errormodel import Cell, build_case\n"
+        "case = build_case([Cell('DE', y, 200) for y in range(2019, 2023)], seed=1)\n"
+        "lgt = LocatedGroundTruth.from_backend(case.ground_truth, case.backend)\n"
+        "r = evidence_report(lgt, evidence_date=dt.date(2022, 1, 1))\n"
+        "assert r.figures == () and NO_PLOTS_NOTE in r.notes, r.notes\n"
+        f"files = r.write({str(tmp_path)!r})\n"
+        "assert files.figures == ()\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "ok"
+    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "matplotlib is not installed" in html
+    check_html(html)

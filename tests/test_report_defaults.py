@@ -76,3 +76,17 @@ def test_attribution_text() -> None:
     assert DATABASE_ATTRIBUTION == (
         "This product includes IP2Location LITE data available from https://lite.ip2location.com"
     )
+
+
+def test_attribution_follows_the_database() -> None:
+    from ipevidence.defaults import DBIP_ATTRIBUTION, attribution_for
+    from ipevidence.provenance import DatabaseInfo
+
+    def info(kind: str, name: str, description: str = "") -> DatabaseInfo:
+        return DatabaseInfo(kind, name, "0" * 64, dt.date(2024, 1, 1), 1, frozenset({4}), description)
+
+    assert attribution_for(info("ip2location-bin", SHIPPED_DATABASE_NAME)) == (DATABASE_ATTRIBUTION,)
+    assert attribution_for(info("ip2location-bin", "IP2LOCATION-LITE-DB1.BIN")) == (DATABASE_ATTRIBUTION,)
+    assert attribution_for(info("ip2location-bin", "IP-COUNTRY.BIN")) == ()  # commercial: the user's licence
+    assert attribution_for(info("mmdb", "dbip-country-lite-2025-07.mmdb.gz")) == (DBIP_ATTRIBUTION,)
+    assert attribution_for(info("mmdb", "GeoLite2-Country.mmdb")) == ()

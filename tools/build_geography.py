@@ -256,9 +256,9 @@ def interior_cells(polys: list[shapely.Polygon]) -> npt.NDArray[np.int16]:
     point in it has the same point-in-polygon answer as the cell's centre: the package skips the
     polygon test for it. Conservative: a cell counts as touched when it meets an edge's bounding
     box."""
-    ncol, nrow = int(round(360.0 / CELL_DEG)), int(round(180.0 / CELL_DEG))
+    ncol, nrow = round(360.0 / CELL_DEG), round(180.0 / CELL_DEG)
     parts = np.asarray(polys, dtype=object)
-    rings, ring_part = shapely.get_rings(parts, return_index=True)
+    rings = shapely.get_rings(parts)
     xy, ring_of = shapely.get_coordinates(rings, return_index=True)
     same = ring_of[:-1] == ring_of[1:]
     a, b = xy[:-1][same], xy[1:][same]

@@ -20,7 +20,7 @@ from typing import Any, TextIO
 
 from . import errors
 from ._version import __version__
-from .defaults import DATABASE_ATTRIBUTION
+from .defaults import DATABASE_ATTRIBUTION, attribution_for
 
 __all__ = ["ExitCode", "FeatureUnavailableError", "build_parser", "exit_code_for", "main"]
 
@@ -99,10 +99,11 @@ class Console:
     def warn(self, text: str) -> None:
         print(f"ipevidence: warning: {text}", file=self.err)
 
-    def attribution(self) -> None:
-        """The IP2Location LITE attribution, required wherever its data is used."""
+    def attribution(self, lines: Sequence[str] = (DATABASE_ATTRIBUTION,)) -> None:
+        """The attribution a database's licence requires wherever its data is used."""
         if not self.quiet:
-            print(DATABASE_ATTRIBUTION, file=self.err)
+            for line in lines:
+                print(line, file=self.err)
 
 
 def require(module: str) -> Any:
@@ -481,13 +482,13 @@ def cmd_table(ctx: Context) -> int:
         data = {
             "table": table.to_dict(),
             "provenance": assessor.provenance(),
-            "attribution": [DATABASE_ATTRIBUTION],
+            "attribution": list(attribution_for(backend.describe())),
             "warnings": [warning] if warning else [],
         }
         ctx.console.result(canonical_json(data).rstrip("\n"))
     else:
         ctx.console.result(str(table))
-        ctx.console.attribution()
+        ctx.console.attribution(attribution_for(backend.describe()))
     return ExitCode.OK
 
 
@@ -502,13 +503,13 @@ def cmd_assess(ctx: Context) -> int:
         from .jsonutil import canonical_json
 
         data = verdict.to_dict()
-        data["attribution"] = [DATABASE_ATTRIBUTION]
+        data["attribution"] = list(attribution_for(backend.describe()))
         if warning:
             data["warnings"] = [warning]
         ctx.console.result(canonical_json(data).rstrip("\n"))
     else:
         ctx.console.result(str(verdict))
-        ctx.console.attribution()
+        ctx.console.attribution(attribution_for(backend.describe()))
     return outcome_exit_code(verdict)
 
 
@@ -588,7 +589,7 @@ def cmd_tamper(ctx: Context) -> int:
             for finding in report.findings:
                 ctx.console.result("")
                 ctx.console.result(str(finding))
-        ctx.console.attribution()
+        ctx.console.attribution(attribution_for(backend.describe()))
     return ExitCode.NOT_VALID if report.findings else ExitCode.OK
 
 
@@ -609,7 +610,7 @@ def cmd_report(ctx: Context) -> int:
     )
     files = report.write(a.output)
     ctx.console.result(str(files))
-    ctx.console.attribution()
+    ctx.console.attribution(report.attribution)
     return ExitCode.OK
 
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 import datetime as dt
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from .errors import DatabaseFormatError
 
 __all__ = [
     "DATABASE_ATTRIBUTION",
     "DATABASE_LICENCE",
+    "DBIP_ATTRIBUTION",
     "MAX_DATABASE_GAP_DAYS",
     "SHIPPED_DATABASE_NAME",
+    "attribution_for",
     "database_date_warning",
     "default_database_path",
     "ip2location_bin_build_date",
@@ -36,6 +39,9 @@ DATABASE_ATTRIBUTION = (
 )
 
 DATABASE_LICENCE = "CC BY-SA 4.0"
+
+#: the attribution DB-IP's free databases require (CC BY 4.0)
+DBIP_ATTRIBUTION = "IP Geolocation by DB-IP (https://db-ip.com), CC BY 4.0"
 
 #: a database build date further than this from the evidence date draws a warning
 MAX_DATABASE_GAP_DAYS = 365
@@ -102,3 +108,25 @@ def database_date_warning(
         f"{which} was built on {build_date.isoformat()}, {abs(gap):,} days {when} the evidence date "
         f"{evidence_date.isoformat()}: addresses may have moved since; {advice}"
     )
+
+
+def attribution_for(info: Any) -> tuple[str, ...]:
+    """The attribution lines a database's licence requires wherever its answers are shown.
+
+    ``info`` is a :class:`~ipevidence.provenance.DatabaseInfo` (or anything with ``kind``, ``name``
+    and ``description``). IP2Location LITE data (the shipped file or any LITE BIN or CSV) needs
+    :data:`DATABASE_ATTRIBUTION`; DB-IP's free databases need :data:`DBIP_ATTRIBUTION`; for other
+    files (commercial IP2Location, GeoLite2/GeoIP2 under MaxMind's EULA, your own) nothing is
+    known here and the user follows their own licence.
+    """
+    name = str(getattr(info, "name", "")).lower()
+    kind = str(getattr(info, "kind", "")).lower()
+    text = f"{name} {getattr(info, 'description', '')}".lower()
+    out: list[str] = []
+    if name == SHIPPED_DATABASE_NAME.lower() or (
+        "lite" in text and ("ip2location" in text or "ip2location" in kind)
+    ):
+        out.append(DATABASE_ATTRIBUTION)
+    if "dbip" in text or "db-ip" in text:
+        out.append(DBIP_ATTRIBUTION)
+    return tuple(out)

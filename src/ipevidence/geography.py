@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from .countries import COUNTRY_DTYPE, NOT_LOCATED, normalize_country
+from .countries import COUNTRY_DTYPE, NOT_LOCATED, known_mask, normalize_country
 from .jsonutil import canonical_json
 
 __all__ = [
@@ -59,16 +59,17 @@ _SCALES: Final = ("10m", "50m", "110m")
 # ISO codes that Natural Earth draws as part of another country: the territory code is accepted
 # for a point inside the sovereign's polygon when the polygon part is that territory. Assigned by
 # the part's representative point (a bounding box per territory, lon_min, lat_min, lon_max, lat_max).
-_TERRITORY_BOXES: Final[dict[str, tuple[str, tuple[float, float, float, float]]]] = {
-    "GF": ("FR", (-55.0, 1.5, -51.0, 6.5)),  # French Guiana
-    "GP": ("FR", (-62.0, 15.8, -60.9, 16.6)),  # Guadeloupe
-    "MQ": ("FR", (-61.3, 14.3, -60.7, 15.0)),  # Martinique
-    "RE": ("FR", (55.1, -21.5, 56.0, -20.8)),  # Réunion
-    "YT": ("FR", (44.9, -13.1, 45.4, -12.5)),  # Mayotte
-    "SJ": ("NO", (-10.0, 70.5, 35.0, 81.0)),  # Svalbard and Jan Mayen
-    "BQ": ("NL", (-69.0, 11.9, -62.8, 17.8)),  # Bonaire, Sint Eustatius and Saba
-    "BV": ("NO", (3.2, -54.6, 3.6, -54.3)),  # Bouvet Island
-    "TK": ("NZ", (-172.6, -9.5, -171.1, -8.4)),  # Tokelau
+_TERRITORY_BOXES: Final[dict[str, tuple[str, tuple[tuple[float, float, float, float], ...]]]] = {
+    "GF": ("FR", ((-55.0, 1.5, -51.0, 6.5),)),  # French Guiana
+    "GP": ("FR", ((-62.0, 15.8, -60.9, 16.6),)),  # Guadeloupe
+    "MQ": ("FR", ((-61.3, 14.3, -60.7, 15.0),)),  # Martinique
+    "RE": ("FR", ((55.1, -21.5, 56.0, -20.8),)),  # Réunion
+    "YT": ("FR", ((44.9, -13.1, 45.4, -12.5),)),  # Mayotte
+    # Svalbard (with Bear Island) and Jan Mayen; not the Finnmark islands north of 70.5° N
+    "SJ": ("NO", ((10.0, 74.0, 35.0, 81.0), (-9.5, 70.7, -7.5, 71.3))),
+    "BQ": ("NL", ((-69.0, 11.9, -62.8, 17.8),)),  # Bonaire, Sint Eustatius and Saba
+    "BV": ("NO", ((3.2, -54.6, 3.6, -54.3),)),  # Bouvet Island
+    "TK": ("NZ", ((-172.6, -9.5, -171.1, -8.4),)),  # Tokelau
 }
 # Territories contained in another country's polygon entirely (Vatican City inside Rome).
 _ENCLOSED_BY: Final[dict[str, str]] = {"VA": "IT"}
@@ -213,11 +214,13 @@ class Borders:
         self.part_territory = self.part_code.copy()
         rep = shapely.point_on_surface(self._parts)
         rx, ry = shapely.get_x(rep), shapely.get_y(rep)
-        for terr, (sov, (x0, y0, x1, y1)) in _TERRITORY_BOXES.items():
-            if terr.encode() in set(self.part_code.tolist()):
+        drawn = set(self.part_code.tolist())
+        for terr, (sov, boxes) in _TERRITORY_BOXES.items():
+            if terr.encode() in drawn:
                 continue
-            sel = (self.part_code == sov.encode()) & (rx >= x0) & (rx <= x1) & (ry >= y0) & (ry <= y1)
-            self.part_territory[sel] = terr.encode()
+            for x0, y0, x1, y1 in boxes:
+                sel = (self.part_code == sov.encode()) & (rx >= x0) & (rx <= x1) & (ry >= y0) & (ry <= y1)
+                self.part_territory[sel] = terr.encode()
         self._tree = shapely.STRtree(self._parts)
         # grid of cells no polygon edge touches: the part containing each (-1 none, -2 touched)
         self._cell_deg = float(data["cell_deg"]) if "cell_deg" in data else 0.0
@@ -472,9 +475,10 @@ class Borders:
           point is rejected, the reference's strict test);
         * for a country in ``main_territory`` (default France: European France), a point in or
           nearest to a part outside the main territory -> ``OVERSEAS`` (rejected);
-        * declared country without polygons at this scale -> ``NO_BORDER_DATA``, accepted when
-          ``keep_no_border_data`` (default: the point cannot be checked, so it is not held
-          against the record; the count is reported), rejected otherwise;
+        * declared country without polygons at this scale (or an unknown code) ->
+          ``NO_BORDER_DATA``; a known country's point is accepted when ``keep_no_border_data``
+          (default: the point cannot be checked, so it is not held against the record; the
+          count is reported), rejected otherwise; an unknown or empty code is never accepted;
         * missing or out-of-range coordinates -> ``INVALID_COORDINATES`` (rejected).
 
         A territory drawn inside another country (Réunion ``RE`` inside ``FR``) is accepted for a
@@ -538,7 +542,8 @@ class Borders:
         status[~valid] = BorderStatus.INVALID_COORDINATES
         accepted = np.isin(status, np.asarray([int(s) for s in _ACCEPTED_ALWAYS], dtype=np.uint8))
         if keep_no_border_data:
-            accepted |= status == BorderStatus.NO_BORDER_DATA
+            # a known country without polygons is kept; an unknown or empty code never is
+            accepted |= (status == BorderStatus.NO_BORDER_DATA) & known_mask(dec)
         return BorderCheck(
             status=status,
             located=located,
@@ -586,7 +591,7 @@ class CountryDistances:
         self.matrix: npt.NDArray[np.float64] = np.asarray(data["distance_km"], dtype=np.float64)
         self._neigh: npt.NDArray[np.bool_] = np.asarray(data["neighbours"], dtype=np.bool_)
         self.info: dict[str, Any] = json.loads(str(data["info"]))
-        alias = {t: s for t, (s, _) in _TERRITORY_BOXES.items()} | dict(_ENCLOSED_BY)
+        alias = {t: sov for t, (sov, _) in _TERRITORY_BOXES.items()} | dict(_ENCLOSED_BY)
         base = [c.decode() for c in self.codes.tolist()]
         pos = {c: i for i, c in enumerate(base)}
         keys = list(base) + [t for t in alias if t not in pos and alias[t] in pos]

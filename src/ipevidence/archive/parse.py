@@ -21,7 +21,7 @@ import math
 import os
 import re
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -207,34 +207,32 @@ def _ids(recs: list[_Rec], counts: _Counts) -> tuple[list[_Rec], npt.NDArray[np.
     return keep, np.array([r.id for r in keep], dtype=np.int32)
 
 
-def _status_of(r: _Rec, counts: _Counts) -> int:
-    sn = r.status_name
-    if type(sn) is str:
-        return status_code(sn)
-    if sn is not None:
-        counts.add("wrongtype_status_name")
-    st = r.status
-    if type(st) is dict:
-        nm = st.get("name")
-        if type(nm) is str:
-            return status_code(nm)
-        if nm is not None:
-            counts.add("wrongtype_status")
-    elif st is not None and type(st) is not int:
-        counts.add("wrongtype_status")
-    return int(ProbeStatus.MISSING)
-
-
-def _statuses(recs: list[_Rec], counts: _Counts) -> npt.NDArray[np.uint8]:
+def _statuses(names: Sequence[Any], statuses: Sequence[Any], counts: _Counts) -> npt.NDArray[np.uint8]:
+    """status_name (flat) when it is a string, else the nested status object's name."""
     exact = _STATUS_EXACT
-    names = [r.status_name for r in recs]
-    try:
-        codes: list[int | None] = [exact.get(v) for v in names]
-    except TypeError:  # an unhashable status_name (list, dict)
-        codes = [None] * len(names)
-    for i, code in enumerate(codes):
-        if code is None:
-            codes[i] = _status_of(recs[i], counts)
+    codes: list[int | None] = [exact.get(v) if type(v) is str else None for v in names]
+    wrong_name = wrong_status = 0
+    for i in [i for i, code in enumerate(codes) if code is None]:
+        sn = names[i]
+        if type(sn) is str:
+            codes[i] = status_code(sn)
+            continue
+        if sn is not None:
+            wrong_name += 1
+        st = statuses[i]
+        if type(st) is dict:
+            nm = st.get("name")
+            if type(nm) is str:
+                code = exact.get(nm)
+                codes[i] = code if code is not None else status_code(nm)
+                continue
+            if nm is not None:
+                wrong_status += 1
+        elif st is not None and type(st) is not int:
+            wrong_status += 1
+        codes[i] = 0
+    counts.add("wrongtype_status_name", wrong_name)
+    counts.add("wrongtype_status", wrong_status)
     arr = np.array(codes, dtype=np.uint8)
     counts.add("missing_status", int((arr == ProbeStatus.MISSING).sum()))
     counts.add("other_status", int((arr == ProbeStatus.OTHER).sum()))
@@ -259,9 +257,9 @@ def _country_slow(v: object, counts: _Counts) -> bytes:
     return b""
 
 
-def _countries(recs: list[_Rec], counts: _Counts) -> npt.NDArray[np.bytes_]:
+def _countries(given: Sequence[Any], counts: _Counts) -> npt.NDArray[np.bytes_]:
     """Upper-cased two-letter codes; anything else is missing or invalid (``b""``)."""
-    vals = [r.country_code for r in recs]
+    vals = list(given)
     n = len(vals)
     odd = [i for i, v in enumerate(vals) if type(v) is not str or len(v) != 2]
     for i in odd:
@@ -274,7 +272,7 @@ def _countries(recs: list[_Rec], counts: _Counts) -> npt.NDArray[np.bytes_]:
     out[~letters] = b""
     counts.add("invalid_country", int((~letters).sum()))
     for i in odd:
-        out[i] = _country_slow(recs[i].country_code, counts)
+        out[i] = _country_slow(given[i], counts)
     return np.asarray(out, dtype="S2")
 
 
@@ -302,26 +300,35 @@ def _floats(vals: list[Any], counts: _Counts, field: str) -> npt.NDArray[np.floa
 
 
 def _coordinates(
-    recs: list[_Rec], counts: _Counts
+    flat_lat: Sequence[Any], flat_lon: Sequence[Any], geoms: Sequence[Any], counts: _Counts
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Flat ``latitude``/``longitude`` when either is present, else GeoJSON ``geometry`` [lon, lat]."""
-    lats: list[Any] = [r.latitude for r in recs]
-    lons: list[Any] = [r.longitude for r in recs]
-    for i, r in enumerate(recs):
-        if r.geometry is None or lats[i] is not None or lons[i] is not None:
+    lats: list[Any] = list(flat_lat)
+    lons: list[Any] = list(flat_lon)
+    nested = [i for i, g in enumerate(geoms) if g is not None and lats[i] is None and lons[i] is None]
+    wrong = invalid = 0
+    for i in nested:
+        geo = geoms[i]
+        if type(geo) is not dict:
+            wrong += 1
             continue
-        geo = r.geometry
-        co = geo.get("coordinates") if type(geo) is dict else None
-        if type(co) is list and len(co) == 2 and all(x is None or type(x) in (int, float) for x in co):
-            lons[i], lats[i] = co[0], co[1]
-        elif type(geo) is not dict:
-            counts.add("wrongtype_geometry")
-        elif co is not None:
-            counts.add("invalid_geometry")
+        co = geo.get("coordinates")
+        if type(co) is list and len(co) == 2:
+            lo, la = co
+            if (lo is None or type(lo) is float or type(lo) is int) and (
+                la is None or type(la) is float or type(la) is int
+            ):
+                lats[i] = la
+                lons[i] = lo
+                continue
+        if co is not None:
+            invalid += 1
+    counts.add("wrongtype_geometry", wrong)
+    counts.add("invalid_geometry", invalid)
     return _floats(lats, counts, "latitude"), _floats(lons, counts, "longitude")
 
 
-def _asns(vals: list[Any], counts: _Counts, field: str) -> npt.NDArray[np.uint32]:
+def _asns(vals: Sequence[Any], counts: _Counts, field: str) -> npt.NDArray[np.uint32]:
     """AS numbers; AS0 and values beyond 32 bits are invalid; all become 0 (= missing)."""
     wrong = 0
     invalid = 0
@@ -344,37 +351,42 @@ def _asns(vals: list[Any], counts: _Counts, field: str) -> npt.NDArray[np.uint32
 
 
 def _addresses(
-    vals: list[Any], family: int, counts: _Counts
+    vals: Sequence[Any], family: int, counts: _Counts
 ) -> tuple[npt.NDArray[np.generic], npt.NDArray[np.bool_]]:
     field = f"address_v{family}"
     af, zero = (socket.AF_INET, _ZERO4) if family == 4 else (socket.AF_INET6, _ZERO16)
     pton = socket.inet_pton
-    packed: list[bytes] = []
-    append = packed.append
-    bad: list[int] = []
-    missing = invalid = wrong = 0
-    for i, v in enumerate(vals):
-        if v is None:
-            append(zero)
-            bad.append(i)
-            missing += 1
-            continue
-        try:
-            append(pton(af, v))
-        except (OSError, ValueError):
-            append(zero)
-            bad.append(i)
-            invalid += 1
-        except TypeError:
-            append(zero)
-            bad.append(i)
-            wrong += 1
-    ok = np.ones(len(vals), dtype=np.bool_)
-    if bad:
-        ok[np.array(bad, dtype=np.intp)] = False
-    counts.add(f"missing_{field}", missing + wrong)
-    counts.add(f"invalid_{field}", invalid)
-    counts.add(f"wrongtype_{field}", wrong)
+    try:  # usual case: every value is a valid address or null
+        packed = [zero if v is None else pton(af, v) for v in vals]
+        ok = np.array([v is not None for v in vals], dtype=np.bool_)
+        counts.add(f"missing_{field}", len(vals) - int(ok.sum()))
+    except (OSError, ValueError, TypeError):
+        packed = []
+        append = packed.append
+        bad: list[int] = []
+        missing = invalid = wrong = 0
+        for i, v in enumerate(vals):
+            if v is None:
+                append(zero)
+                bad.append(i)
+                missing += 1
+                continue
+            try:
+                append(pton(af, v))
+            except (OSError, ValueError):
+                append(zero)
+                bad.append(i)
+                invalid += 1
+            except TypeError:
+                append(zero)
+                bad.append(i)
+                wrong += 1
+        ok = np.ones(len(vals), dtype=np.bool_)
+        if bad:
+            ok[np.array(bad, dtype=np.intp)] = False
+        counts.add(f"missing_{field}", missing + wrong)
+        counts.add(f"invalid_{field}", invalid)
+        counts.add(f"wrongtype_{field}", wrong)
     blob = b"".join(packed)
     if family == 4:
         return np.frombuffer(blob, dtype=">u4").astype(np.uint32), ok
@@ -383,13 +395,39 @@ def _addresses(
 
 def _columns(recs: list[_Rec], counts: _Counts, day: dt.date, source: ArchiveDay | None) -> DaySnapshot:
     recs, ids = _ids(recs, counts)
-    lat, lon = _coordinates(recs, counts)
-    ip4, ok4 = _addresses([r.address_v4 for r in recs], 4, counts)
-    ip6, ok6 = _addresses([r.address_v6 for r in recs], 6, counts)
-    status = _statuses(recs, counts)
-    country = _countries(recs, counts)
-    asn4 = _asns([r.asn_v4 for r in recs], counts, "asn_v4")
-    asn6 = _asns([r.asn_v6 for r in recs], counts, "asn_v6")
+    # one pass over the structs, then transposed into one tuple per field (C speed)
+    fields: list[tuple[Any, ...]] = (
+        list(
+            zip(
+                *[
+                    (
+                        r.status_name,
+                        r.status,
+                        r.country_code,
+                        r.latitude,
+                        r.longitude,
+                        r.geometry,
+                        r.address_v4,
+                        r.address_v6,
+                        r.asn_v4,
+                        r.asn_v6,
+                    )
+                    for r in recs
+                ],
+                strict=True,
+            )
+        )
+        if recs
+        else [()] * 10
+    )
+    names, statuses, ccs, lats, lons, geoms, v4, v6, a4, a6 = fields
+    lat, lon = _coordinates(lats, lons, geoms, counts)
+    ip4, ok4 = _addresses(v4, 4, counts)
+    ip6, ok6 = _addresses(v6, 6, counts)
+    status = _statuses(names, statuses, counts)
+    country = _countries(ccs, counts)
+    asn4 = _asns(a4, counts, "asn_v4")
+    asn6 = _asns(a6, counts, "asn_v6")
     c = counts.c
     c["rows"] = len(recs)
     for key in COUNT_KEYS:

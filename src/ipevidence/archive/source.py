@@ -269,6 +269,8 @@ class HttpArchive:
             resp = self.session.get(url, timeout=self.timeout, stream=True)
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+        except requests.RequestException as exc:  # invalid URL, too many redirects, ...
+            raise ArchiveDownloadError(f"{url}: {type(exc).__name__}: {exc}") from None
         with resp:
             if resp.status_code in (404, 410):
                 raise ArchiveMissingError(day, url)
@@ -276,7 +278,9 @@ class HttpArchive:
                 raise _Retryable(f"HTTP {resp.status_code}")
             if resp.status_code != 200:
                 raise ArchiveDownloadError(f"{url}: HTTP {resp.status_code}")
-            expected = resp.headers.get("Content-Length")
+            # with a Content-Encoding, requests decodes and the length no longer applies
+            encoded = resp.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
+            expected = None if encoded else resp.headers.get("Content-Length")
             target.parent.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
             ok = False
@@ -291,10 +295,8 @@ class HttpArchive:
                             h.update(block)
                             verifier.feed(block)
                             size += len(block)
-                    except (requests.ConnectionError, requests.Timeout) as exc:
+                    except requests.RequestException as exc:  # dropped connection, timeout, bad chunking
                         raise _Retryable(f"transfer interrupted: {type(exc).__name__}: {exc}") from None
-                    except requests.exceptions.ChunkedEncodingError as exc:
-                        raise _Retryable(f"transfer interrupted: {exc}") from None
                 if expected is not None and expected.isdigit() and int(expected) != size:
                     raise _Retryable(f"truncated transfer: {size} of {expected} bytes")
                 problem = verifier.finish()

@@ -23,7 +23,10 @@ walk is bounded by the tree depth and by a budget on the number of visited nodes
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import itertools
+import mmap
 import os
 import tempfile
 from collections.abc import Mapping
@@ -36,6 +39,7 @@ import numpy.typing as npt
 from maxminddb.decoder import Decoder
 
 from ..addresses import IPV4_DTYPE, IPV6_DTYPE
+from ..countries import COUNTRY_DTYPE
 from ..errors import DatabaseFormatError
 from ..provenance import DatabaseInfo, sha256_file
 from .ranges import FamilyRanges, RangeTable, TableBackend, clean_countries
@@ -47,6 +51,7 @@ _MARKER: Final = b"\xab\xcd\xefMaxMind.com"
 _CACHE_VERSION: Final = 2
 _U64: Final = np.uint64
 _Col64 = npt.NDArray[np.uint64]
+_Col32 = npt.NDArray[np.uint32]
 
 
 def country_of_record(record: Any, field: CountryField = "country") -> str | None:
@@ -71,108 +76,323 @@ def country_of_record(record: Any, field: CountryField = "country") -> str | Non
     return None
 
 
-def _records(tree: bytes | memoryview, node_count: int, record_size: int) -> npt.NDArray[np.uint32]:
-    """(node_count, 2) big-endian uint32 view of the left/right records of the search tree."""
-    raw = np.frombuffer(tree, dtype=np.uint8)
-    if record_size == 32:
-        res32: npt.NDArray[np.uint32] = raw.view(">u4").reshape(node_count, 2)
-        return res32
-    buf = np.zeros((node_count, 2, 4), dtype=np.uint8)
-    if record_size == 24:
-        buf[:, :, 1:] = raw.reshape(node_count, 2, 3)
-    elif record_size == 28:
-        b = raw.reshape(node_count, 7)
-        buf[:, 0, 1:] = b[:, 0:3]
-        buf[:, 0, 0] = b[:, 3] >> 4
-        buf[:, 1, 1:] = b[:, 4:7]
-        buf[:, 1, 0] = b[:, 3] & 0x0F
-    else:
-        raise DatabaseFormatError(f"unknown mmdb record size {record_size}")
-    res: npt.NDArray[np.uint32] = buf.view(">u4").reshape(node_count, 2)
-    return res
-
-
 class _Source:
-    """Hands maxminddb's MODE_FD reader the bytes already in memory, without another copy."""
+    """Hands maxminddb's MODE_FD reader the buffer already open (bytes or a read-only mmap), without
+    another copy."""
 
-    def __init__(self, data: bytes, name: str) -> None:
+    def __init__(self, data: bytes | mmap.mmap, name: str) -> None:
         self._data = data
         self.name = name
 
-    def read(self) -> bytes:
+    def read(self) -> bytes | mmap.mmap:
         return self._data
 
 
-class _Leaves:
-    """Leaves of a tree walk: prefix start (128-bit halves), prefix length, raw record value;
-    plus the aliases (prefixes whose subtree is the IPv4 subtree)."""
+class _Tree:
+    """The search tree as a read-only ``(node_count, bytes per node)`` uint8 view of the file; the
+    records of a batch of nodes are gathered and decoded per tree level (never the whole tree)."""
 
-    __slots__ = ("alias_hi", "alias_len", "alias_lo", "hi", "lo", "plen", "rec")
+    def __init__(self, raw: npt.NDArray[np.uint8], node_count: int, record_size: int) -> None:
+        self.node_count = node_count
+        self.record_size = record_size
+        width = record_size // 4  # bytes per node: 6, 7 or 8
+        self._rows = raw[: node_count * width].reshape(node_count, width)
 
-    def __init__(self) -> None:
-        z = np.zeros(0, _U64)
-        self.hi, self.lo, self.plen, self.rec = z, z, np.zeros(0, np.uint8), np.zeros(0, np.uint32)
-        self.alias_hi, self.alias_lo, self.alias_len = z, z, np.zeros(0, np.uint8)
+    def children(self, nodes: npt.NDArray[np.uint32]) -> tuple[_Col32, _Col32]:
+        """Left and right records of ``nodes`` (all < node_count)."""
+        b = self._rows[nodes]
+        if self.record_size == 32:
+            w = b.view(">u4")
+            return w[:, 0].astype(np.uint32), w[:, 1].astype(np.uint32)
+        u32 = np.uint32
+        left = (b[:, 0].astype(u32) << u32(16)) | (b[:, 1].astype(u32) << u32(8)) | b[:, 2]
+        if self.record_size == 24:
+            right = (b[:, 3].astype(u32) << u32(16)) | (b[:, 4].astype(u32) << u32(8)) | b[:, 5]
+        else:  # 28 bits: the middle byte holds the high nibbles of both records
+            left |= (b[:, 3].astype(u32) >> u32(4)) << u32(24)
+            right = (
+                ((b[:, 3].astype(u32) & u32(0x0F)) << u32(24))
+                | (b[:, 4].astype(u32) << u32(16))
+                | (b[:, 5].astype(u32) << u32(8))
+                | b[:, 6]
+            )
+        return left.astype(np.uint32), right.astype(np.uint32)
+
+    def left(self, node: int) -> int:
+        return int(self.children(np.array([node], dtype=np.uint32))[0][0])
 
 
-def _walk(
-    recs: npt.NDArray[np.uint32], root: int, bits: int, node_count: int, budget: int, alias: int = -1
-) -> _Leaves:
-    """Every leaf under ``root`` in a ``bits``-deep tree, breadth first, vectorised per level.
+class _Codes:
+    """The data records the tree points to, each decoded ONCE: pointer -> raw vendor code ->
+    country index (0 = not located; :attr:`countries` maps an index to its ``S2`` code)."""
 
-    Prefixes are left-aligned in ``bits`` (``bits`` = 32 uses the low half only). Empty records
-    (== node_count) are skipped. A child equal to ``alias`` (the IPv4 subtree's node, in an IPv6
-    tree) is recorded as an alias prefix and not descended into.
+    def __init__(
+        self,
+        buffer: bytes | mmap.mmap,
+        *,
+        node_count: int,
+        tree_size: int,
+        data_size: int,
+        field: CountryField,
+        name: str,
+    ) -> None:
+        self._decoder = Decoder(buffer, tree_size + 16)
+        self._nc = node_count
+        self._tree_size = tree_size
+        self._limit = node_count + 16 + data_size  # first record value past the data section
+        self._field: CountryField = field
+        self._name = name
+        self._ptrs = np.zeros(0, dtype=np.uint32)  # decoded pointers, sorted
+        self._ptr_raw = np.zeros(0, dtype=np.intp)  # their raw code index
+        #: distinct raw vendor codes (b"" when a record has none), in order of first decoding
+        self.raw: list[bytes] = []
+        self._raw_index: dict[bytes, int] = {}
+        self._raw_cid = np.zeros(0, dtype=np.uint16)  # country index per raw code
+        #: data networks per raw code (over every walk)
+        self.raw_count = np.zeros(0, dtype=np.int64)
+        #: country index -> code; index 0 is not located
+        self.countries: list[bytes] = [b""]
+        self._cid: dict[bytes, int] = {b"": 0}
+        #: data networks seen (over every walk)
+        self.networks = 0
+
+    def classify(self, values: _Col32) -> npt.NDArray[np.uint16]:
+        """Country index of each data record value (all > node_count), decoding new ones."""
+        self.networks += len(values)
+        if int(values.min()) < self._nc + 16 or int(values.max()) >= self._limit:
+            raise DatabaseFormatError(f"{self._name}: a search tree record points outside the data section")
+        uniq = np.unique(values)
+        pos = np.searchsorted(self._ptrs, uniq)
+        known = pos < len(self._ptrs)
+        known[known] = self._ptrs[pos[known]] == uniq[known]
+        if not known.all():
+            new = uniq[~known]
+            new_raw = np.array([self._decode(v) for v in new.tolist()], dtype=np.intp)
+            ptrs = np.concatenate([self._ptrs, new])
+            order = np.argsort(ptrs, kind="stable")
+            self._ptrs, self._ptr_raw = ptrs[order], np.concatenate([self._ptr_raw, new_raw])[order]
+        raw = self._ptr_raw[np.searchsorted(self._ptrs, values)]
+        self.raw_count += np.bincount(raw, minlength=len(self.raw))
+        res: npt.NDArray[np.uint16] = self._raw_cid[raw]
+        return res
+
+    def _decode(self, value: int) -> int:
+        offset = value - self._nc + self._tree_size
+        try:
+            record, _ = self._decoder.decode(offset)
+        except (maxminddb.InvalidDatabaseError, ValueError, IndexError, TypeError, RecursionError) as exc:
+            raise DatabaseFormatError(
+                f"{self._name}: invalid data record at offset {offset}: {exc}"
+            ) from None
+        code = (country_of_record(record, self._field) or "").encode("ascii", "replace")
+        idx = self._raw_index.get(code)
+        if idx is None:
+            idx = self._raw_index[code] = len(self.raw)
+            self.raw.append(code)
+            clean, _ = clean_countries(np.array([code], dtype="S8"))
+            country = bytes(clean[0])
+            cid = self._cid.setdefault(country, len(self.countries))
+            if cid == len(self.countries):
+                self.countries.append(country)
+            self._raw_cid = np.append(self._raw_cid, np.uint16(cid))
+            self.raw_count = np.append(self.raw_count, np.int64(0))
+        return idx
+
+    def nonstandard(self) -> dict[str, int]:
+        """Networks per raw code that is not a country (``"ZZ"``, ``"EU"``, ``"<missing>"``)."""
+        bad: dict[str, int] = {}
+        for i in np.flatnonzero((self._raw_cid == 0) & (self.raw_count > 0)).tolist():
+            key = self.raw[i].decode("ascii", "replace").strip().upper() or "<missing>"
+            bad[key] = bad.get(key, 0) + int(self.raw_count[i])
+        return dict(sorted(bad.items()))
+
+
+# entries of one walk step are (start hi, start lo, prefix length, country index), sorted by start
+_Entries = tuple[_Col64, _Col64, npt.NDArray[np.uint8], npt.NDArray[np.uint16]]
+_SPLIT_NODES: Final = 1 << 15  # a frontier wider than this is walked as _GROUPS separate slices
+_SPLIT_ENTRIES: Final = 1 << 15  # ... and so is one that has collected more networks than this
+_GROUPS: Final = 4
+
+
+class _Walker:
+    """Breadth-first walk of one address family's tree, one numpy step per tree level.
+
+    The frontier (node ids and their network starts as two uint64 halves) is kept in address
+    order, so the networks found at one level are sorted. To bound memory, a frontier that grows
+    wide (or has gathered many networks) is cut into a few consecutive slices that are walked one
+    after the other; the networks already found are handed to the slice whose address span holds
+    them. Each finished slice is sorted, its adjacent networks of one country joined, and appended:
+    the output is produced in address order, with no sort over the whole table.
+
+    A malformed tree cannot loop: the depth is bounded by the address length, node ids are
+    bounded by node_count (anything else is a record), data pointers are checked against the data
+    section, and the number of visited nodes is bounded by ``budget``.
     """
-    out = _Leaves()
-    if root >= node_count:  # the whole space is one record, or empty
-        if root > node_count:
-            out.hi, out.lo = np.zeros(1, _U64), np.zeros(1, _U64)
-            out.plen, out.rec = np.zeros(1, np.uint8), np.array([root], np.uint32)
-        return out
-    parts: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], int, npt.NDArray[np.uint32]]] = []
-    alias_parts: list[tuple[npt.NDArray[np.uint64], npt.NDArray[np.uint64], int]] = []
-    nodes = np.array([root], dtype=np.uint32)
-    hi = np.zeros(1, _U64)
-    lo = np.zeros(1, _U64)
-    visited = 0
-    for depth in range(bits):
-        if not len(nodes):
-            break
-        visited += len(nodes)
-        if visited > budget:
-            raise DatabaseFormatError("mmdb search tree visits more nodes than it holds (a cycle?)")
-        pos = bits - 1 - depth  # bit position of this level's choice
-        child_hi = np.concatenate([hi, hi])
-        child_lo = np.concatenate([lo, lo])
-        half = len(nodes)
-        if pos >= 64:
-            child_hi[half:] |= _U64(1 << (pos - 64))
-        else:
-            child_lo[half:] |= _U64(1 << pos)
-        child = np.concatenate([recs[nodes, 0], recs[nodes, 1]]).astype(np.uint32)
-        leaf = child > node_count
-        if leaf.any():
-            parts.append((child_hi[leaf], child_lo[leaf], depth + 1, child[leaf]))
-        inner = child < node_count
-        if alias >= 0:
-            is_alias = child == alias
-            if is_alias.any():
-                alias_parts.append((child_hi[is_alias], child_lo[is_alias], depth + 1))
-                inner &= ~is_alias
-        nodes, hi, lo = child[inner], child_hi[inner], child_lo[inner]
-    if len(nodes):
-        raise DatabaseFormatError("mmdb search tree is deeper than the address length")
-    if parts:
-        out.hi = np.concatenate([p[0] for p in parts])
-        out.lo = np.concatenate([p[1] for p in parts])
-        out.plen = np.concatenate([np.full(len(p[0]), p[2], np.uint8) for p in parts])
-        out.rec = np.concatenate([p[3] for p in parts]).astype(np.uint32)
-    if alias_parts:
-        out.alias_hi = np.concatenate([p[0] for p in alias_parts])
-        out.alias_lo = np.concatenate([p[1] for p in alias_parts])
-        out.alias_len = np.concatenate([np.full(len(p[0]), p[2], np.uint8) for p in alias_parts])
-    return out
+
+    def __init__(self, tree: _Tree, codes: _Codes, bits: int, alias: int, budget: int, name: str) -> None:
+        self.tree = tree
+        self.codes = codes
+        self.bits = bits
+        self.alias = alias  # the IPv4 subtree's node in an IPv6 tree (not descended), or -1
+        self.budget = budget
+        self.name = name
+        self.visited = 0
+        self.alias_parts: list[tuple[_Col64, _Col64, int]] = []
+        self._s_hi: list[_Col64] = []
+        self._s_lo: list[_Col64] = []
+        self._e_hi: list[_Col64] = []
+        self._e_lo: list[_Col64] = []
+        self._cid: list[npt.NDArray[np.uint16]] = []
+
+    def run(self, root: int) -> FamilyRanges:
+        nc = self.tree.node_count
+        zero = np.zeros(1, dtype=_U64)
+        if root < nc:
+            self._part(np.array([root], dtype=np.uint32), zero, zero, 0, None)
+        elif root > nc:  # the whole address space is one record
+            cid = self.codes.classify(np.array([root], dtype=np.uint32))
+            if cid[0]:
+                self._emit((zero, zero, np.zeros(1, dtype=np.uint8), cid))
+        return self._finish()
+
+    def _part(self, nodes: _Col32, hi: _Col64, lo: _Col64, depth: int, carried: _Entries | None) -> None:
+        """Walk the subtrees of ``nodes`` (consecutive, at ``depth``) to the bottom; ``carried``
+        are networks found earlier that lie in this slice's address span."""
+        bits, nc = self.bits, self.tree.node_count
+        parts: list[_Entries] = [carried] if carried is not None and len(carried[0]) else []
+        found = len(carried[0]) if carried is not None else 0
+        stepped = False
+        while len(nodes):
+            if depth >= bits:
+                raise DatabaseFormatError(f"{self.name}: mmdb search tree is deeper than the address length")
+            if stepped and len(nodes) >= 2 and (len(nodes) > _SPLIT_NODES or found > _SPLIT_ENTRIES):
+                self._split(nodes, hi, lo, depth, parts)
+                return
+            self.visited += len(nodes)
+            if self.visited > self.budget:
+                raise DatabaseFormatError(
+                    f"{self.name}: mmdb search tree visits more nodes than it holds (a cycle?)"
+                )
+            left, right = self.tree.children(nodes)
+            child = np.empty(2 * len(nodes), dtype=np.uint32)
+            child[0::2], child[1::2] = left, right
+            del left, right
+            c_hi, c_lo = np.repeat(hi, 2), np.repeat(lo, 2)
+            pos = bits - 1 - depth  # bit position of this level's choice
+            if pos >= 64:
+                c_hi[1::2] |= _U64(1 << (pos - 64))
+            else:
+                c_lo[1::2] |= _U64(1 << pos)
+            depth += 1
+            is_data = child > nc
+            if is_data.any():
+                cid = self.codes.classify(child[is_data])
+                sel = np.flatnonzero(is_data)[cid != 0]
+                if len(sel):
+                    parts.append((c_hi[sel], c_lo[sel], np.full(len(sel), depth, np.uint8), cid[cid != 0]))
+                    found += len(sel)
+            inner = child < nc
+            if self.alias >= 0:
+                is_alias = child == self.alias
+                if is_alias.any():
+                    self.alias_parts.append((c_hi[is_alias], c_lo[is_alias], depth))
+                    inner &= ~is_alias
+            nodes, hi, lo = child[inner], c_hi[inner], c_lo[inner]
+            stepped = True
+        self._emit(self._sorted(parts))
+
+    def _split(self, nodes: _Col32, hi: _Col64, lo: _Col64, depth: int, parts: list[_Entries]) -> None:
+        entries = self._sorted(parts)
+        parts.clear()
+        cuts = np.unique(np.linspace(0, len(nodes), _GROUPS + 1).astype(np.intp)).tolist()
+        firsts = np.array(cuts[1:-1], dtype=np.intp)
+        at = np.searchsorted(self._key(entries[0], entries[1]), self._key(hi[firsts], lo[firsts]))
+        bounds = [0, *at.tolist(), len(entries[0])]
+        pieces: list[_Entries | None] = [
+            (
+                entries[0][a:b].copy(),
+                entries[1][a:b].copy(),
+                entries[2][a:b].copy(),
+                entries[3][a:b].copy(),
+            )
+            for a, b in itertools.pairwise(bounds)
+        ]
+        del entries
+        for g, (a, b) in enumerate(itertools.pairwise(cuts)):
+            piece, pieces[g] = pieces[g], None
+            self._part(nodes[a:b], hi[a:b], lo[a:b], depth, piece)
+
+    def _key(self, hi: _Col64, lo: _Col64) -> npt.NDArray[Any]:
+        return lo if self.bits == 32 else _to_s16(hi, lo)
+
+    def _sorted(self, parts: list[_Entries]) -> _Entries:
+        if not parts:
+            z = np.zeros(0, dtype=_U64)
+            return z, z, np.zeros(0, dtype=np.uint8), np.zeros(0, dtype=np.uint16)
+        hi = np.concatenate([p[0] for p in parts])
+        lo = np.concatenate([p[1] for p in parts])
+        plen = np.concatenate([p[2] for p in parts])
+        cid = np.concatenate([p[3] for p in parts])
+        if len(parts) == 1:
+            return hi, lo, plen, cid  # one level of one slice, or one carried piece: sorted already
+        order = np.argsort(lo, kind="stable") if self.bits == 32 else np.lexsort((lo, hi))
+        return hi[order], lo[order], plen[order], cid[order]
+
+    def _emit(self, entries: _Entries) -> None:
+        """Append a slice's sorted networks as joined ranges (joined to the previous slice too)."""
+        if not len(entries[0]):
+            return
+        s_hi, s_lo, plen, cid = entries
+        e_hi, e_lo = _ends(s_hi, s_lo, plen, self.bits)
+        s_hi, s_lo, e_hi, e_lo, cid = _join(s_hi, s_lo, e_hi, e_lo, cid)
+        if self._cid:
+            p_hi, p_lo = int(self._e_hi[-1][-1]), int(self._e_lo[-1][-1])
+            nxt = (p_hi << 64 | p_lo) + 1
+            if nxt == (int(s_hi[0]) << 64 | int(s_lo[0])) and int(self._cid[-1][-1]) == int(cid[0]):
+                self._e_hi[-1][-1], self._e_lo[-1][-1] = e_hi[0], e_lo[0]
+                s_hi, s_lo, e_hi, e_lo, cid = s_hi[1:], s_lo[1:], e_hi[1:], e_lo[1:], cid[1:]
+                if not len(cid):
+                    return
+        if self.bits == 32:  # the high halves are all zero: keep the low halves only
+            s_hi = e_hi = np.zeros(len(cid), dtype=_U64)[:0]
+        self._s_hi.append(s_hi)
+        self._s_lo.append(s_lo)
+        self._e_hi.append(e_hi if self.bits == 128 else np.zeros(1, dtype=_U64))
+        self._e_lo.append(e_lo)
+        self._cid.append(cid)
+
+    def _finish(self) -> FamilyRanges:
+        n = sum(len(c) for c in self._cid)
+        countries = np.array(self.codes.countries, dtype=COUNTRY_DTYPE)[
+            np.concatenate(self._cid) if self._cid else np.zeros(0, dtype=np.intp)
+        ]
+        self._cid.clear()
+        if self.bits == 32:
+            starts = np.concatenate([*self._s_lo, np.zeros(0, _U64)]).astype(IPV4_DTYPE)
+            self._s_lo.clear()
+            ends = np.concatenate([*self._e_lo, np.zeros(0, _U64)]).astype(IPV4_DTYPE)
+            self._e_lo.clear()
+            return FamilyRanges(4, starts, ends, countries, validate=False)
+        cols = []
+        for his, los in ((self._s_hi, self._s_lo), (self._e_hi, self._e_lo)):
+            out = np.empty((n, 2), dtype=">u8")
+            i = 0
+            while his:
+                h, lw = his.pop(0), los.pop(0)
+                out[i : i + len(lw), 0], out[i : i + len(lw), 1] = h, lw
+                i += len(lw)
+            cols.append(out.reshape(-1).view(IPV6_DTYPE))
+        return FamilyRanges(6, cols[0], cols[1], countries, validate=False)
+
+    def aliases(self) -> tuple[_Col64, _Col64, npt.NDArray[np.uint8]]:
+        if not self.alias_parts:
+            z = np.zeros(0, dtype=_U64)
+            return z, z, np.zeros(0, dtype=np.uint8)
+        return (
+            np.concatenate([p[0] for p in self.alias_parts]),
+            np.concatenate([p[1] for p in self.alias_parts]),
+            np.concatenate([np.full(len(p[0]), p[2], np.uint8) for p in self.alias_parts]),
+        )
 
 
 def _ends(
@@ -220,30 +440,20 @@ def _to_s16(hi: npt.NDArray[np.uint64], lo: npt.NDArray[np.uint64]) -> npt.NDArr
     return res
 
 
-def _merge_u128(
-    s_hi: npt.NDArray[np.uint64],
-    s_lo: npt.NDArray[np.uint64],
-    e_hi: npt.NDArray[np.uint64],
-    e_lo: npt.NDArray[np.uint64],
-    countries: npt.NDArray[np.bytes_],
-) -> tuple[
-    npt.NDArray[np.uint64],
-    npt.NDArray[np.uint64],
-    npt.NDArray[np.uint64],
-    npt.NDArray[np.uint64],
-    npt.NDArray[np.bytes_],
-]:
-    """Drop not-located networks and join adjacent networks of one country (sorted input)."""
-    keep = countries != b""
-    s_hi, s_lo, e_hi, e_lo, countries = s_hi[keep], s_lo[keep], e_hi[keep], e_lo[keep], countries[keep]
+def _join(
+    s_hi: _Col64, s_lo: _Col64, e_hi: _Col64, e_lo: _Col64, cid: npt.NDArray[np.uint16]
+) -> tuple[_Col64, _Col64, _Col64, _Col64, npt.NDArray[np.uint16]]:
+    """Join adjacent networks of one country (sorted, disjoint input)."""
     if len(s_hi) < 2:
-        return s_hi, s_lo, e_hi, e_lo, countries
+        return s_hi, s_lo, e_hi, e_lo, cid
     nxt_lo = e_lo[:-1] + _U64(1)
     nxt_hi = e_hi[:-1] + (nxt_lo == 0).astype(np.uint64)
-    join = (nxt_lo == s_lo[1:]) & (nxt_hi == s_hi[1:]) & (countries[:-1] == countries[1:])
+    join = (nxt_lo == s_lo[1:]) & (nxt_hi == s_hi[1:]) & (cid[:-1] == cid[1:])
+    if not join.any():
+        return s_hi, s_lo, e_hi, e_lo, cid
     first = np.concatenate([[True], ~join])
     last = np.concatenate([~join, [True]])
-    return s_hi[first], s_lo[first], e_hi[last], e_lo[last], countries[first]
+    return s_hi[first], s_lo[first], e_hi[last], e_lo[last], cid[first]
 
 
 class MMDBBackend(TableBackend):
@@ -264,18 +474,26 @@ class MMDBBackend(TableBackend):
         cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         p = Path(path)
+        buffer: bytes | mmap.mmap = b""
         try:
-            data = p.read_bytes()
-        except OSError as exc:
+            with p.open("rb") as f:  # mapped read-only: the file's bytes are never copied to the heap
+                if os.fstat(f.fileno()).st_size:
+                    buffer = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
             raise DatabaseFormatError(f"{p}: cannot read: {exc}") from exc
-        self._setup(
-            data,
-            name=p.name,
-            sha256=sha256_file(p),
-            note="",
-            country_field=country_field,
-            cache_dir=cache_dir,
-        )
+        try:
+            self._setup(
+                buffer,
+                name=p.name,
+                sha256=sha256_file(p),
+                note="",
+                country_field=country_field,
+                cache_dir=cache_dir,
+            )
+        finally:
+            if isinstance(buffer, mmap.mmap):
+                with contextlib.suppress(BufferError):  # a view still alive: closed when collected
+                    buffer.close()
 
     @classmethod
     def from_buffer(
@@ -297,7 +515,7 @@ class MMDBBackend(TableBackend):
 
     def _setup(
         self,
-        data: bytes,
+        data: bytes | mmap.mmap,
         *,
         name: str,
         sha256: str,
@@ -369,61 +587,52 @@ class MMDBBackend(TableBackend):
 
     # -- flattening ----------------------------------------------------------------------------
 
-    def _flatten(self, data: bytes, meta: Any, name: str) -> _Flat:
+    def _flatten(self, buffer: bytes | mmap.mmap, meta: Any, name: str) -> _Flat:
         node_count = int(meta.node_count)
         record_size = int(meta.record_size)
+        if record_size not in (24, 28, 32):
+            raise DatabaseFormatError(f"{name}: unknown mmdb record size {record_size}")
         tree_size = node_count * record_size * 2 // 8
-        if tree_size + 16 > len(data):
+        if tree_size + 16 > len(buffer):
             raise DatabaseFormatError(f"{name}: the search tree runs past the end of the file")
-        recs = _records(memoryview(data)[:tree_size], node_count, record_size)
-        data_end = data.rfind(_MARKER)
-        data_size = (data_end if data_end > 0 else len(data)) - tree_size - 16
-        if int(recs.max(initial=0)) > node_count + 16 + data_size:
-            raise DatabaseFormatError(f"{name}: a search tree record points outside the data section")
-        # every data record the tree points to is decoded once, here, so a broken one fails now
-        uniq = np.unique(recs[recs > node_count])
-        decoder = Decoder(data, tree_size + 16)
-        raw_codes: list[bytes] = []
-        for v in uniq.tolist():
-            offset = v - node_count + tree_size
-            try:
-                record, _ = decoder.decode(offset)
-            except (maxminddb.InvalidDatabaseError, ValueError, IndexError, TypeError) as exc:
-                raise DatabaseFormatError(f"{name}: invalid data record at offset {offset}: {exc}") from None
-            code = country_of_record(record, self.country_field)
-            raw_codes.append((code or "").encode("ascii", "replace"))
-        if len(uniq) and not any(raw_codes):
+        data_end = buffer.rfind(_MARKER)
+        data_size = (data_end if data_end > 0 else len(buffer)) - tree_size - 16
+        codes = _Codes(
+            buffer,
+            node_count=node_count,
+            tree_size=tree_size,
+            data_size=data_size,
+            field=self.country_field,
+            name=name,
+        )
+        tree = _Tree(np.frombuffer(buffer, dtype=np.uint8, count=tree_size), node_count, record_size)
+        budget = 2 * node_count + 1024
+        flat = _Flat()
+        try:
+            root4 = 0
+            if self.ip_version == 6:
+                node = 0
+                for _ in range(96):  # the IPv4 subtree: the node reached by 96 zero bits
+                    if node >= node_count:
+                        break
+                    node = tree.left(node)
+                root4 = node
+            if self.ip_version == 4 or root4 < node_count:
+                # (the IPv4 subtree first: its table is the smaller one to hold while walking IPv6)
+                flat.v4 = _Walker(tree, codes, 32, -1, budget, name).run(root4)
+            if self.ip_version == 6:
+                walker6 = _Walker(tree, codes, 128, root4 if root4 < node_count else -1, budget, name)
+                flat.v6 = walker6.run(0)
+                flat.aliases = walker6.aliases()
+                del walker6
+        finally:
+            del tree  # releases the view of the file's buffer (an mmap can then be closed)
+        if codes.raw and not any(codes.raw):
             raise DatabaseFormatError(
                 f"{name}: no record has a {self.country_field!r} code (database type "
                 f"{meta.database_type!r}): not a country geolocation database for this field"
             )
-        clean, _ = clean_countries(np.array(raw_codes, dtype="S8") if raw_codes else np.zeros(0, "S8"))
-        budget = 2 * node_count + 1024
-        flat = _Flat()
-        root4 = 0
-        if self.ip_version == 6:
-            node = 0
-            for _ in range(96):  # the IPv4 subtree: the node reached by 96 zero bits
-                if node >= node_count:
-                    break
-                node = int(recs[node, 0])
-            root4 = node
-            leaves6 = _walk(recs, 0, 128, node_count, budget, alias=root4 if root4 < node_count else -1)
-            flat.aliases = (leaves6.alias_hi, leaves6.alias_lo, leaves6.alias_len)
-            s_hi, s_lo, e_hi, e_lo, countries = self._ranges(leaves6, 128, uniq, clean, raw_codes, flat.bad)
-            flat.networks += len(leaves6.rec)
-            del leaves6
-            flat.v6 = FamilyRanges(6, _to_s16(s_hi, s_lo), _to_s16(e_hi, e_lo), countries, validate=False)
-            del s_hi, s_lo, e_hi, e_lo
-        if self.ip_version == 4 or len(flat.aliases[0]):
-            leaves4 = _walk(recs, root4, 32, node_count, budget)
-            del recs
-            _, s_lo, _, e_lo, countries = self._ranges(leaves4, 32, uniq, clean, raw_codes, flat.bad)
-            flat.networks += len(leaves4.rec)
-            flat.v4 = FamilyRanges(
-                4, s_lo.astype(IPV4_DTYPE), e_lo.astype(IPV4_DTYPE), countries, validate=False
-            )
-        elif flat.v6 is not None:
+        if flat.v4 is None and flat.v6 is not None:
             # no IPv4 subtree node (::/96 is one record or empty): IPv4 = the table clipped to ::/96
             v6s = np.frombuffer(flat.v6.starts.tobytes(), ">u8").reshape(-1, 2)
             v6e = np.frombuffer(flat.v6.ends.tobytes(), ">u8").reshape(-1, 2)
@@ -437,31 +646,9 @@ class MMDBBackend(TableBackend):
                 flat.v6.countries[sel],
                 validate=False,
             )
-        flat.bad = dict(sorted(flat.bad.items()))
+        flat.networks = codes.networks
+        flat.bad = codes.nonstandard()
         return flat
-
-    @staticmethod
-    def _ranges(
-        leaves: _Leaves,
-        bits: int,
-        uniq: npt.NDArray[np.uint32],
-        clean: npt.NDArray[np.bytes_],
-        raw_codes: list[bytes],
-        bad: dict[str, int],
-    ) -> tuple[_Col64, _Col64, _Col64, _Col64, npt.NDArray[np.bytes_]]:
-        """Sorted, joined ranges of a walk's leaves; tallies non-country codes per network."""
-        idx = np.searchsorted(uniq, leaves.rec)
-        per_code = np.bincount(idx, minlength=len(uniq))
-        for i in np.flatnonzero(clean == b"").tolist():
-            if per_code[i]:
-                key = raw_codes[i].decode("ascii", "replace").strip().upper() or "<missing>"
-                bad[key] = bad.get(key, 0) + int(per_code[i])
-        order = np.lexsort((leaves.lo, leaves.hi)) if bits == 128 else np.argsort(leaves.lo, kind="stable")
-        s_hi, s_lo, plen = leaves.hi[order], leaves.lo[order], leaves.plen[order]
-        countries = clean[idx[order]]
-        del order, idx
-        e_hi, e_lo = _ends(s_hi, s_lo, plen, bits)
-        return _merge_u128(s_hi, s_lo, e_hi, e_lo, countries)
 
 
 class _Flat:

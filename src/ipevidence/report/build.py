@@ -19,7 +19,7 @@ import numpy as np
 
 from .._version import __version__
 from ..countries import country_name, normalize_country
-from ..defaults import DATABASE_ATTRIBUTION
+from ..defaults import DATABASE_ATTRIBUTION, attribution_for
 from ..jsonutil import to_jsonable
 from .document import Cell, Figure, Report, Section, Table
 from .figures import (
@@ -394,7 +394,7 @@ def evidence_report(
         sections=sections,
         provenance=provenance,
         notes=all_notes,
-        attribution=(DATABASE_ATTRIBUTION,),
+        attribution=attribution_for(db) if db is not None else (DATABASE_ATTRIBUTION,),
     )
 
 

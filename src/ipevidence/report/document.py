@@ -40,6 +40,11 @@ Cell = str | int | float | None
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
+#: the footer when no attribution is known for the data used
+NO_ATTRIBUTION_NOTE = (
+    "No attribution is recorded for the database used here; follow the licence of that database."
+)
+
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
     """Write ``data`` to ``path`` through a temporary file in the same directory, then os.replace."""
@@ -244,24 +249,44 @@ class Section:
         }
 
 
-def _provenance_items(prefix: str, value: Any) -> Iterable[tuple[str, str]]:
-    """Flatten a provenance mapping into (dotted key, text) pairs for tables; long lists shortened."""
-    if isinstance(value, Mapping):
-        for k in sorted(value, key=str):
-            yield from _provenance_items(f"{prefix}.{k}" if prefix else str(k), value[k])
-    elif isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) for v in value):
-        if len(value) > 12:
-            yield prefix, f"{len(value)} entries (all listed in the JSON report)"
-        else:
-            for i, v in enumerate(value):
-                yield from _provenance_items(f"{prefix}[{i}]", v)
-    elif isinstance(value, list | tuple):
+#: a list of records longer than this is summarised in the HTML/Markdown (always whole in the JSON)
+MAX_PROVENANCE_ROWS = 5000
+
+
+def _scalar_text(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, list | tuple):
         text = ", ".join(str(v) for v in value) if value else "(none)"
         if len(text) > 300:
             text = text[:300] + f"… ({len(value)} entries, all listed in the JSON report)"
-        yield prefix, text
+        return text
+    return str(value)
+
+
+def _is_flat(value: Any) -> bool:
+    return not isinstance(value, Mapping) and not (
+        isinstance(value, list | tuple) and any(isinstance(v, Mapping | list | tuple) for v in value)
+    )
+
+
+def _provenance_parts(prefix: str, value: Any, items: list[tuple[Cell, ...]], tables: list[Table]) -> None:
+    """Split a provenance mapping into (dotted key, text) rows and one table per list of flat records."""
+    if isinstance(value, Mapping):
+        for k in sorted(value, key=str):
+            _provenance_parts(f"{prefix}.{k}" if prefix else str(k), value[k], items, tables)
+    elif isinstance(value, list | tuple) and value and all(isinstance(v, Mapping) for v in value):
+        flat = all(_is_flat(x) for v in value for x in v.values())
+        if flat and len(value) <= MAX_PROVENANCE_ROWS:
+            columns: list[str] = []
+            for v in value:
+                columns += [str(k) for k in v if str(k) not in columns]
+            rows = [tuple(_scalar_text(v.get(c)) for c in columns) for v in value]
+            tables.append(Table(prefix, columns, rows))
+        else:
+            items.append((prefix, f"{len(value)} entries (all listed in the JSON report)"))
     else:
-        yield prefix, "–" if value is None else str(value)
+        items.append((prefix, _scalar_text(value)))
 
 
 @attrs.frozen
@@ -325,6 +350,9 @@ class Report:
     attribution: tuple[str, ...] = attrs.field(default=(DATABASE_ATTRIBUTION,), converter=_strs)
     generator: str = f"ipevidence {__version__}"
 
+    def _attribution_lines(self) -> tuple[str, ...]:
+        return self.attribution or (NO_ATTRIBUTION_NOTE,)
+
     @property
     def figures(self) -> tuple[Figure, ...]:
         return tuple(f for s in self.sections for f in s.figures)
@@ -334,7 +362,9 @@ class Report:
         return tuple(t for s in self.sections for t in s.tables)
 
     def provenance_section(self) -> Section:
-        rows = [(k, v) for k, v in _provenance_items("", to_jsonable(self.provenance))]
+        rows: list[tuple[Cell, ...]] = []
+        tables: list[Table] = []
+        _provenance_parts("", to_jsonable(self.provenance), rows, tables)
         return Section(
             title="How this was computed",
             paragraphs=(
@@ -343,7 +373,7 @@ class Report:
                 "the JSON report), the filter funnel, and the geolocation database's file name, SHA-256 "
                 "and build date. The same inputs and parameters give byte-identical JSON.",
             ),
-            tables=(Table("Provenance", ("item", "value"), rows),) if rows else (),
+            tables=((Table("Provenance", ("item", "value"), rows),) if rows else ()) + tuple(tables),
         )
 
     def _all_sections(self) -> tuple[Section, ...]:
@@ -381,7 +411,7 @@ class Report:
                 out += [f"![{f.title}]({figure_dir}/{f.file_name})", ""]
                 if f.caption:
                     out += [f"*{f.caption}*", ""]
-        out += ["## Data attribution", ""] + [f"- {a}" for a in self.attribution] + [""]
+        out += ["## Data attribution", ""] + [f"- {a}" for a in self._attribution_lines()] + [""]
         return "\n".join(out).rstrip("\n") + "\n"
 
     # --------------------------------------------------------------------- HTML
@@ -407,7 +437,7 @@ class Report:
         out.append(self._body_html())
         out.append("<footer><p><strong>Data attribution</strong></p><ul>")
         # attribution URLs are plain text on purpose: the file links to nothing outside itself
-        out += [f"<li>{e(a)}</li>" for a in self.attribution]
+        out += [f"<li>{e(a)}</li>" for a in self._attribution_lines()]
         out += ["</ul></footer>", "</body>", "</html>"]
         return "\n".join(out) + "\n"
 
