@@ -123,6 +123,28 @@ def baseline_decoded(text: bytes) -> dict[str, np.ndarray[Any, Any]]:
     }
 
 
+def notebook_style(path: Path) -> Any:
+    """The reference notebook's own per-day steps, written here from its description: bz2 + json,
+    a pandas DataFrame of every record, the needed columns kept, then ``ipaddress`` with
+    ``is_global`` applied row by row (the notebook's ``validateip``)."""
+    import pandas as pd
+
+    def valid(value: Any) -> str | None:
+        try:
+            addr = ipaddress.ip_address(value)
+        except ValueError:
+            return None
+        return str(addr) if addr.version == 4 and addr.is_global else None
+
+    with bz2.open(path) as f:
+        data = json.load(f)
+    frame = pd.DataFrame(data["objects"] if isinstance(data, dict) else data)
+    keep = ["id", "latitude", "longitude", "status_name", "address_v4", "country_code"]
+    frame = frame.drop(columns=frame.columns.difference(keep))
+    frame["address_v4"] = frame["address_v4"].apply(valid)
+    return frame
+
+
 def _maxrss_kib() -> int:
     # VmHWM is this process's own peak (ru_maxrss on Linux carries the parent's peak across exec)
     try:
@@ -176,13 +198,21 @@ def main(argv: list[str] | None = None) -> int:
         assert np.array_equal(ref["id"], snap.probe_id)
 
         # interleaved, so that every repetition compares the three under the same machine load
-        runs: dict[str, list[float]] = {"floor": [], "parse": [], "base": [], "dparse": [], "dbase": []}
+        runs: dict[str, list[float]] = {
+            "floor": [],
+            "parse": [],
+            "base": [],
+            "nb": [],
+            "dparse": [],
+            "dbase": [],
+        }
         plain = bz2.decompress(data)
         for _ in range(args.repeat):
             for key, fn in (
                 ("floor", lambda: floor(path)),
                 ("parse", lambda: parse_day(path)),
                 ("base", lambda: baseline(path)),
+                ("nb", lambda: notebook_style(path)),
                 ("dparse", lambda: parse_day(plain, DAY)),
                 ("dbase", lambda: baseline_decoded(plain)),
             ):
@@ -192,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
         med = {k: (statistics.median(v), min(v)) for k, v in runs.items()}
         r_floor = statistics.median(p / f for p, f in zip(runs["parse"], runs["floor"], strict=True))
         r_base = statistics.median(b / p for b, p in zip(runs["base"], runs["parse"], strict=True))
+        r_nb = statistics.median(b / p for b, p in zip(runs["nb"], runs["parse"], strict=True))
         r_dec = statistics.median(b / p for b, p in zip(runs["dbase"], runs["dparse"], strict=True))
         cache_dir = Path(tmp) / "cache"
         cache = ParsedDayCache(cache_dir)
@@ -208,6 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         ("(a) floor: read + bz2.decompress", med["floor"], None, ""),
         ("(a) parse_day (file)", med["parse"], r_floor, "<= 1.3x floor"),
         ("(b) baseline: bz2 + json + dicts + ipaddress", med["base"], r_base, ">= 3x slower than parse"),
+        ("(b') notebook style: json + DataFrame + is_global", med["nb"], r_nb, "(the notebook's steps)"),
         ("(b) after bz2: parse_day(JSON bytes)", med["dparse"], None, ""),
         ("(b) after bz2: baseline(JSON bytes)", med["dbase"], r_dec, "(work after decompression)"),
         ("(c) first parse through the cache", t_first, None, ""),

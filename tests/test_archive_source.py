@@ -284,3 +284,25 @@ def test_date_range() -> None:
     assert date_range(D3, D1) == []
     with pytest.raises(ValueError, match="step"):
         date_range(D1, D2, 0)
+
+
+def test_iter_days_raises_when_a_download_fails(server: _Server, tmp_path: Path) -> None:
+    server.serve(D1, (200, _day_file(D1)))
+    server.serve(D2, (503, b"down"))
+    src = _archive(server, tmp_path, workers=2)
+    with pytest.raises(ArchiveDownloadError):
+        list(iter_days(src, [D1, D2, D3], cache=None, workers=1, progress=False))
+    _no_partial_files(tmp_path)
+
+
+def test_progress_bar_only_when_asked(
+    server: _Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for d in (D1, D2):
+        server.serve(d, (200, _day_file(d)))
+    src = _archive(server, tmp_path)
+    fetch_days(src, [D1, D2], progress=False)
+    list(iter_days(src, [D1, D2], cache=None, workers=1))  # stderr is not a terminal here
+    assert capsys.readouterr().err == ""
+    fetch_days(src, [D1, D2], progress=True)
+    assert "2/2" in capsys.readouterr().err

@@ -143,3 +143,28 @@ def test_report(ground_truth: Path, tmp_path: Path) -> None:
         assert png.startswith(PNG_SIGNATURE)
         assert len(png) > 5000
     assert (out_dir / "report.md").read_text(encoding="utf-8").startswith("# Evidential value")
+
+
+def test_another_database_gets_its_own_attribution(ground_truth: Path) -> None:
+    from conftest import shared_file
+    from ipevidence.defaults import DBIP_ATTRIBUTION
+
+    dbip = shared_file("mmdb/dbip-country-lite-2025-07.mmdb.gz")
+    args = (
+        "--ground-truth",
+        str(ground_truth),
+        "--database",
+        str(dbip),
+        "assess",
+        US_IP,
+        "--date",
+        "2022-06-01",
+    )
+    out = run(*args)
+    assert out.returncode in (ExitCode.OK, ExitCode.NOT_VALID, ExitCode.INSUFFICIENT_DATA), out.stderr
+    assert DBIP_ATTRIBUTION in out.stderr
+    assert DATABASE_ATTRIBUTION not in out.stderr
+    assert "ipevidence: warning: the database was built on 2025-07-01" in out.stderr  # not "the shipped"
+    data = json.loads(run(*args, "--json", "-q").stdout)
+    assert data["attribution"] == [DBIP_ATTRIBUTION]
+    assert data["provenance"]["database"]["name"] == "dbip-country-lite-2025-07.mmdb.gz"

@@ -97,6 +97,7 @@ def test_report_files(report: Report, located: LocatedGroundTruth, tmp_path: Pat
     # same inputs, same bytes
     again = evidence_report(located, evidence_date=dt.date(2022, 5, 1), countries=["it", "DE"])
     assert again.to_json() == files.json.read_text(encoding="utf-8")
+    assert again.to_html() == html  # figures included: PNGs carry no date or software metadata
 
 
 def test_accuracy_table_converts(located: LocatedGroundTruth) -> None:

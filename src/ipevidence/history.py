@@ -1036,6 +1036,33 @@ def _run(
     return {f: linkers[f].finish() for f in fams}, counts, days, seen
 
 
+def _finish_all(
+    histories: Mapping[int, History],
+    counts: Mapping[int, list[list[int]]],
+    days: list[np.datetime64],
+    params: GroundTruthParams,
+    *,
+    provenance: ArchiveProvenance | None,
+    extra: Mapping[str, Any],
+    borders: BorderChecker | None,
+    cloud_ranges: CloudRanges | None,
+) -> dict[int, GroundTruth]:
+    """:func:`_finish` each family of one :func:`_run` (same days, provenance and parameters)."""
+    return {
+        f: _finish(
+            histories[f],
+            params,
+            daily_days=days,
+            daily_counts=counts[f],
+            provenance=provenance,
+            extra=extra,
+            borders=borders,
+            cloud_ranges=cloud_ranges,
+        )
+        for f in histories
+    }
+
+
 def _extra_parameters(
     params: GroundTruthParams, asn_table: AsnLookup | None, fams: tuple[int, ...]
 ) -> dict[str, Any]:
@@ -1074,19 +1101,9 @@ def ground_truths_from_snapshots(
             days=tuple(s.source if s.source is not None else ArchiveDay(s.day, "ok") for s in snaps),
         )
     extra = _extra_parameters(params, asn_table, fams)
-    return {
-        f: _finish(
-            histories[f],
-            params,
-            daily_days=days,
-            daily_counts=counts[f],
-            provenance=provenance,
-            extra=extra,
-            borders=borders,
-            cloud_ranges=cloud_ranges,
-        )
-        for f in fams
-    }
+    return _finish_all(
+        histories, counts, days, params, provenance=provenance, extra=extra, borders=borders, cloud_ranges=cloud_ranges
+    )
 
 
 def _source_name(source: object) -> str:
@@ -1137,19 +1154,9 @@ def build_ground_truths(
     histories, counts, days, seen = _run(stream, fams, params, asn_table=asn_table, chunk_rows=chunk_rows)
     provenance = ArchiveProvenance(source=_source_name(source), start=start, end=end, days=tuple(seen))
     extra = {**_extra_parameters(params, asn_table, fams), "start": start.isoformat(), "end": end.isoformat()}
-    return {
-        f: _finish(
-            histories[f],
-            params,
-            daily_days=days,
-            daily_counts=counts[f],
-            provenance=provenance,
-            extra=extra,
-            borders=borders,
-            cloud_ranges=cloud_ranges,
-        )
-        for f in fams
-    }
+    return _finish_all(
+        histories, counts, days, params, provenance=provenance, extra=extra, borders=borders, cloud_ranges=cloud_ranges
+    )
 
 
 def build_ground_truth(

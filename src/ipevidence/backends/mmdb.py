@@ -1,24 +1,33 @@
 """MaxMind DB (``.mmdb``) databases: GeoIP2/GeoLite2 Country and City, DB-IP, IPinfo, ...
 
-The file is opened with the official ``maxminddb`` package (pure-Python reader, which validates the
-metadata and search-tree bounds), and flattened ONCE into numpy range tables:
+The file is memory-mapped read-only, its metadata read with the official ``maxminddb`` package
+(which validates node count, record size and ip_version), and flattened ONCE into numpy range
+tables by reading the binary search tree directly (https://maxmind.github.io/MaxMind-DB/):
 
-1. the binary search tree is read into two numpy arrays (left and right records; 24, 28 or 32
-   bit records) and walked breadth-first, one tree level per numpy step, to list every network
-   with data (aliased subtrees such as ``::ffff:0:0/96`` and ``2002::/16`` are walked too, so an
-   IPv6 lookup of such an address gives what a per-address lookup gives);
-2. each distinct data record is decoded once with ``maxminddb``'s own :class:`Decoder` and its
-   country taken from ``country.iso_code`` (or ``registered_country.iso_code``), or, for
-   IPinfo-style files, from a flat ``country`` (or ``country_code``) string;
-3. adjacent networks of one country are joined into ranges.
+1. the tree is walked breadth first, one numpy step per tree level: the frontier's node ids and
+   network starts (two uint64 halves, so 128-bit IPv6 works) give the left and right records,
+   gathered from the mapped file for those nodes only (24, 28 or 32-bit records). A record equal
+   to ``node_count`` is empty, above it a data pointer, below it a node. In an IPv6 tree the IPv4
+   subtree (the node reached by 96 zero bits) is walked once as the IPv4 table; every other path
+   to it (``::ffff:0:0/96``, ``2002::/16``) is recorded as an alias, so an IPv6 lookup of such an
+   address gives what a per-address lookup gives;
+2. each distinct data pointer is decoded ONCE, when first reached, with ``maxminddb``'s own
+   :class:`Decoder`; its country is taken from ``country.iso_code`` (or
+   ``registered_country.iso_code``), or, for IPinfo-style files, from a flat ``country`` (or
+   ``country_code``) string; pointers are mapped to country indexes with ``np.unique`` and
+   ``searchsorted``;
+3. the frontier is kept in address order and, when wide, walked as consecutive slices, each
+   slice's networks sorted and joined (adjacent networks of one country) and appended, so the
+   tables come out in address order with about one slice of networks in flight (the first open
+   of the 7.4 MB DB-IP Lite file peaks at about 2.3x the file size, see docs/perf-backends.md).
 
 The flattened tables can be cached on disk as ``.npz`` (plain arrays, never pickles) keyed by the
 file's SHA-256 and the country field, so a later open is a single ``np.load``.
 
-A broken file (bad metadata, a pointer outside the file, an invalid data record such as the
-official ``GeoIP2-City-Test-Broken-Double-Format.mmdb``) raises
-:class:`~ipevidence.errors.DatabaseFormatError` while opening, never later and never a hang: the
-walk is bounded by the tree depth and by a budget on the number of visited nodes.
+A broken file (bad metadata, a record pointing outside the data section, an invalid data record
+such as the official ``GeoIP2-City-Test-Broken-Double-Format.mmdb``, a cyclic or too-deep tree)
+raises :class:`~ipevidence.errors.DatabaseFormatError` while opening, never later and never a
+hang: the walk is bounded by the address length and by a budget on the number of visited nodes.
 """
 
 from __future__ import annotations
@@ -238,10 +247,11 @@ class _Walker:
         self.name = name
         self.visited = 0
         self.alias_parts: list[tuple[_Col64, _Col64, int]] = []
+        # output: sorted, joined ranges per finished slice (low halves uint32 for IPv4)
         self._s_hi: list[_Col64] = []
-        self._s_lo: list[_Col64] = []
+        self._s_lo: list[npt.NDArray[Any]] = []
         self._e_hi: list[_Col64] = []
-        self._e_lo: list[_Col64] = []
+        self._e_lo: list[npt.NDArray[Any]] = []
         self._cid: list[npt.NDArray[np.uint16]] = []
 
     def run(self, root: int) -> FamilyRanges:
@@ -353,12 +363,16 @@ class _Walker:
                 s_hi, s_lo, e_hi, e_lo, cid = s_hi[1:], s_lo[1:], e_hi[1:], e_lo[1:], cid[1:]
                 if not len(cid):
                     return
-        if self.bits == 32:  # the high halves are all zero: keep the low halves only
-            s_hi = e_hi = np.zeros(len(cid), dtype=_U64)[:0]
-        self._s_hi.append(s_hi)
-        self._s_lo.append(s_lo)
-        self._e_hi.append(e_hi if self.bits == 128 else np.zeros(1, dtype=_U64))
-        self._e_lo.append(e_lo)
+        if self.bits == 32:  # the high halves are all zero: keep the low halves, as uint32
+            self._s_hi.append(np.zeros(0, dtype=_U64))
+            self._s_lo.append(s_lo.astype(IPV4_DTYPE))
+            self._e_hi.append(np.zeros(1, dtype=_U64))
+            self._e_lo.append(e_lo.astype(IPV4_DTYPE))
+        else:
+            self._s_hi.append(s_hi)
+            self._s_lo.append(s_lo)
+            self._e_hi.append(e_hi)
+            self._e_lo.append(e_lo)
         self._cid.append(cid)
 
     def _finish(self) -> FamilyRanges:
@@ -368,9 +382,9 @@ class _Walker:
         ]
         self._cid.clear()
         if self.bits == 32:
-            starts = np.concatenate([*self._s_lo, np.zeros(0, _U64)]).astype(IPV4_DTYPE)
+            starts = np.concatenate([*self._s_lo, np.zeros(0, IPV4_DTYPE)])
             self._s_lo.clear()
-            ends = np.concatenate([*self._e_lo, np.zeros(0, _U64)]).astype(IPV4_DTYPE)
+            ends = np.concatenate([*self._e_lo, np.zeros(0, IPV4_DTYPE)])
             self._e_lo.clear()
             return FamilyRanges(4, starts, ends, countries, validate=False)
         cols = []

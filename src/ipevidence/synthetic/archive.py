@@ -380,8 +380,9 @@ class TruthProbes:
     ``country_changed`` with ``change_day`` (NaT if none) and ``change_keeps_address`` (the
     address is NOT reassigned on the change day); ``planted_outside_border``: its coordinates are
     at an anchor of ``coordinate_country`` (another country) on every day; ``cloud`` with
-    ``cloud_asn`` (0 if not cloud) and ``cloud_provider``; ``has_ipv6``; ``first_day``/``last_day``
-    of its records (churning probes exist only on part of the period).
+    ``cloud_asn`` (0 if not cloud) and ``cloud_provider``; ``has_ipv6``; ``first_day``/``last_day``:
+    the interval in which it has records on the written days (churning probes exist only on part of
+    the period; missing days have no records at all).
     """
 
     probe_id: npt.NDArray[np.int32]

@@ -297,6 +297,33 @@ class _Collector:
         )
 
 
+def _text_lines(col: _Collector, f: IO[str]) -> Iterator[tuple[int, str]]:
+    """(line number, text without its line end) per non-blank line; counts lines and blank lines."""
+    for n, raw in enumerate(f, start=1):
+        col.lines = n
+        text = raw.rstrip("\r\n")
+        if not text.strip():
+            col.ignore("blank line")
+            continue
+        yield n, text
+
+
+def _json_lines(col: _Collector, f: IO[str], first: int = 0) -> Iterator[tuple[int, str, Any]]:
+    """(line number, raw text, record) per decodable JSON line, numbered after ``first`` lines.
+
+    Counts lines and blank lines; a line that is not JSON is a problem.
+    """
+    for m, raw, record in _json_records(f):
+        n = first + m
+        col.lines = n
+        if record is None:
+            col.ignore("blank line")
+        elif isinstance(record, Exception):
+            col.problem(n, "not valid JSON", raw)
+        else:
+            yield n, raw, record
+
+
 def _parse_time(col: _Collector, parse: Callable[[str], dt.datetime], text: str, line: int, raw: str) -> Any:
     try:
         return parse(text)
@@ -521,14 +548,8 @@ def read_jsonl(
     parse = make_time_parser(time_format, tz)
     with _open(source, encoding) as (f, name):
         col = _Collector("jsonl", name, strict, max_problems)
-        for n, raw, record in _json_records(f):
-            col.lines = n
-            if record is None:
-                col.ignore("blank line")
-            elif isinstance(record, Exception):
-                col.problem(n, "not valid JSON", raw)
-            else:
-                _from_record(col, record, n, raw, mapping, parse, service)
+        for n, raw, record in _json_lines(col, f):
+            _from_record(col, record, n, raw, mapping, parse, service)
     return col.result(resolution if resolution is not None else _format_resolution(time_format))
 
 
@@ -600,14 +621,8 @@ def read_entra_signins(
             return col.result()
         col.lines = n
         one(col, head, n, first)
-        for m, raw, record in _json_records(f):
-            col.lines = n + m
-            if record is None:
-                col.ignore("blank line")
-            elif isinstance(record, Exception):
-                col.problem(n + m, "not valid JSON", raw)
-            else:
-                one(col, record, n + m, raw)
+        for line, raw, record in _json_lines(col, f, first=n):
+            one(col, record, line, raw)
         return col.result()
 
 
@@ -653,12 +668,7 @@ def read_auth_log(
         col = _Collector("auth.log", name, strict, max_problems)
         cur_year = year
         last_month = 0
-        for n, raw in enumerate(f, start=1):
-            col.lines = n
-            text = raw.rstrip("\r\n")
-            if not text.strip():
-                col.ignore("blank line")
-                continue
+        for n, text in _text_lines(col, f):
             m = _SYSLOG.match(text)
             if m is None:
                 col.problem(n, "not a syslog line", text)
@@ -742,12 +752,7 @@ def read_access_log(
     """
     with _open(source, encoding) as (f, name):
         col = _Collector("access.log", name, strict, max_problems)
-        for n, raw in enumerate(f, start=1):
-            col.lines = n
-            text = raw.rstrip("\r\n")
-            if not text.strip():
-                col.ignore("blank line")
-                continue
+        for n, text in _text_lines(col, f):
             m = _COMBINED.match(text)
             if m is None:
                 col.problem(n, "not a combined/common log line", text)
