@@ -52,9 +52,7 @@ def main(argv: list[str]) -> int:
         elif not argv:
             ground_truth, database = small_ground_truth(Path(tmp)), None
             ip, date = "2.16.1.1", dt.date(2024, 6, 1)
-            # Generated probes sit at a handful of places per country, so the valid-geography
-            # indicators cannot pass on them: report them without letting them decide (as the demo).
-            policy = Policy.preset("default", geography_required=False)
+            policy = Policy.preset("default")
         else:
             print(__doc__)
             return 2

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -168,3 +169,85 @@ def test_another_database_gets_its_own_attribution(ground_truth: Path) -> None:
     data = json.loads(run(*args, "--json", "-q").stdout)
     assert data["attribution"] == [DBIP_ATTRIBUTION]
     assert data["provenance"]["database"]["name"] == "dbip-country-lite-2025-07.mmdb.gz"
+
+
+# An Amazon (AWS us-east-1) address: the shipped database places it in the United States, the pyasn
+# file of 2014-05-13 gives AS14618 (Amazon), and it lies in AWS's published ranges of 2022-12-31.
+AWS_IP = "54.80.1.10"
+
+
+def test_assess_with_asn_file_and_provider_ranges(
+    ground_truth: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from conftest import shared_file
+
+    asn_file = str(shared_file("pyasn/ipasn_20140513.dat.gz"))
+    aws = str(shared_file("cloud-ranges-2022-12-31/aws-ip-ranges.json"))
+    google = str(shared_file("cloud-ranges-2022-12-31/google-cloud-ip-ranges.json"))
+    base = ["--ground-truth", str(ground_truth), "-q", "assess", AWS_IP, "--date", "2022-06-01", "--json"]
+
+    def verdict(*extra: str) -> tuple[int, dict[str, Any]]:
+        code = main([*base, *extra])
+        return code, json.loads(capsys.readouterr().out)
+
+    # without network files nothing says the address is a cloud address: US ground truth is valid
+    code, data = verdict()
+    assert code == ExitCode.OK
+    assert data["network"]["is_cloud"] is False
+    # by ASN, from the IP-to-ASN file
+    code, data = verdict("--asn-file", asn_file)
+    assert code == ExitCode.NOT_VALID
+    assert data["outcome"] == "not valid"
+    assert data["network"]["is_cloud"] is True
+    assert data["network"]["asn"] == 14618
+    assert data["network"]["asn_source"] == "ipasn_20140513.dat.gz (2014-05-13)"
+    assert data["provenance"]["asn_table"] is not None
+    # by the provider's published ranges (the option may be repeated)
+    code, data = verdict("--ranges", google, "--ranges", aws)
+    assert code == ExitCode.NOT_VALID
+    assert data["network"]["is_cloud"] is True
+    failed = [c["name"] for c in data["criteria"] if c["passed"] is False and c["required"]]
+    assert failed
+    assert all(c["group"] == "address" for c in data["criteria"] if c["name"] in failed)
+    providers = data["provenance"]["cloud_ranges"]["providers"]
+    assert len(providers) == 2
+    # a US address outside every cloud network stays valid with the same files
+    code = main(["--ground-truth", str(ground_truth), "-q", "assess", US_IP, "--date", "2022-06-01"])
+    capsys.readouterr()
+    assert code == ExitCode.OK
+    code = main([*base[:-1], "--asn-file", asn_file, "--ranges", aws])
+    out = capsys.readouterr().out
+    assert code == ExitCode.NOT_VALID
+    assert "Amazon" in out
+
+
+def test_assess_with_unreadable_network_files(
+    ground_truth: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["--ground-truth", str(ground_truth), "assess", US_IP, "--date", "2022-06-01"]
+    missing = tmp_path / "nothing.json"
+    assert main([*base, "--ranges", str(missing)]) == ExitCode.DATA_ERROR
+    err = capsys.readouterr().err
+    assert "nothing.json" in err
+    assert err.strip().splitlines()[-1].startswith("ipevidence: error: ")
+    junk = tmp_path / "junk.dat"
+    junk.write_text("this is not an IP-to-ASN file\n")
+    assert main([*base, "--asn-file", str(junk)]) == ExitCode.DATA_ERROR
+    assert "junk.dat" in capsys.readouterr().err
+
+
+def test_report_without_figures(
+    ground_truth: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out_dir = tmp_path / "plain"
+    args = ["--ground-truth", str(ground_truth), "-q", "report", "US", "--date", "2022-06-01"]
+    code = main([*args, "-o", str(out_dir), "--no-figures", "--assess", US_IP])
+    capsys.readouterr()
+    assert code == ExitCode.OK
+    assert (out_dir / "report.html").is_file()
+    assert (out_dir / "report.md").is_file()
+    assert not list(out_dir.glob("figures/*.png"))
+    html = (out_dir / "report.html").read_text(encoding="utf-8")
+    assert check_html(html).images == 0
+    data = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    assert data["provenance"]["verdicts"][0]["ip"] == US_IP

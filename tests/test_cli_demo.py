@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from ipevidence.assessment import Policy
 from ipevidence.cli import ExitCode
 from ipevidence.defaults import DATABASE_ATTRIBUTION
+from ipevidence.jsonutil import canonical_json
 from ipevidence.report.document import PNG_SIGNATURE
 from test_cli import run
 from test_report_document import check_html
@@ -17,7 +19,8 @@ from test_report_document import check_html
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
     cwd = tmp_path_factory.mktemp("demo")
-    out = run("demo", "--probes", "700", "--years", "3", "--every", "30", cwd=cwd, timeout=300)
+    # sizes at which the planted Italian case has enough data (1,000 addresses) to be NOT VALID
+    out = run("demo", "--probes", "2000", "--years", "4", "--every", "14", cwd=cwd, timeout=300)
     assert out.returncode == ExitCode.OK, out.stderr
     return cwd / "ipevidence-demo", out.stdout, out.stderr
 
@@ -25,14 +28,19 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
 def test_demo_prints_the_funnel_table_and_verdicts(demo: tuple[Path, str, str]) -> None:
     _, stdout, stderr = demo
     assert "Filter funnel (IPv4)" in stdout
-    assert "Evidential data of IP country location evidence dated to 2024 (2022-2024)" in stdout
-    assert "Country location evidence: VALID." in stdout
-    assert "Country location evidence: INSUFFICIENT DATA." in stdout
-    assert "Country location evidence: NOT VALID." in stdout  # the cloud address
-    assert "192.168.1.20 refused" in stdout
+    assert "Evidential data of IP country location evidence dated to 2024 (2021-2024)" in stdout
+    cases = stdout.split("Assessed addresses:")[1].splitlines()
+    assert "Country location evidence: VALID." in cases[1]
+    assert cases[2].startswith("  - an address in IT (planted")
+    assert "Country location evidence: NOT VALID." in cases[2]
+    assert "Country location evidence: INSUFFICIENT DATA." in cases[3]
+    assert "192.168.1.20 refused" in cases[4]
+    assert "a cloud address" in cases[5]
+    assert "Country location evidence: NOT VALID." in cases[5]
+    assert "geography_required" not in stdout
     assert "GENERATED archive" in stdout
     assert stdout.rstrip().endswith(DATABASE_ATTRIBUTION)
-    assert "generating an archive of 700 probes" in stderr
+    assert "generating an archive of 2,000 probes" in stderr
     assert "Traceback" not in stderr
 
 
@@ -53,9 +61,11 @@ def test_demo_writes_a_self_contained_report(demo: tuple[Path, str, str]) -> Non
         assert len(data) > 5000
     report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
     prov = report["provenance"]
-    assert prov["demo"]["probes"] == 700
+    assert prov["demo"]["probes"] == 2000
     assert prov["database"]["name"] == "IP2LOCATION-LITE-DB1-2024-10-01.BIN"
-    assert prov["policy"]["geography_required"] is False
+    # the library's default policy, unchanged
+    assert prov["policy"] == json.loads(canonical_json(Policy.preset("default").to_dict()))
+    assert prov["policy"]["geography_required"] is True
     archive = prov["ground_truth"]["archive"]
     assert len(archive["days_corrupt"]) == 1
     assert archive["days_used"] > 25
@@ -63,6 +73,53 @@ def test_demo_writes_a_self_contained_report(demo: tuple[Path, str, str]) -> Non
     summary = json.loads((out_dir / "demo.json").read_text(encoding="utf-8"))
     assert [c["outcome"] for c in summary["cases"]][3] is None
     assert summary["cases"][3]["error"].startswith("'192.168.1.20'")
+    assert [c["outcome"] for c in summary["cases"]] == [
+        "valid",
+        "not valid",
+        "insufficient data",
+        None,
+        "not valid",
+    ]
+
+
+def test_demo_valid_verdict_passes_every_criterion_of_the_default_policy(demo: tuple[Path, str, str]) -> None:
+    """The valid example is valid under the default policy with nothing relaxed: every criterion,
+    the valid-geography ones (probes, ASNs, population coverage, border removals) included, passed."""
+    out_dir, _, _ = demo
+    summary = json.loads((out_dir / "demo.json").read_text(encoding="utf-8"))
+    valid_ip, valid_asn = summary["cases"][0]["ip"], summary["cases"][0]["asn"]
+    assert isinstance(valid_asn, int)
+    assert valid_asn > 0
+    # the report's verdict: every criterion measured and passed (the cloud check by the generator's
+    # provider ranges, recorded in the provenance)
+    report = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
+    verdicts = {v["ip"]: v for v in report["provenance"]["verdicts"]}
+    assert verdicts[valid_ip]["outcome"] == "valid"
+    for c in verdicts[valid_ip]["criteria"]:
+        assert c["passed"] is True, c
+    cloud_ip = summary["cases"][4]["ip"]
+    assert verdicts[cloud_ip]["outcome"] == "not valid"
+    assert verdicts[cloud_ip]["network"]["is_cloud"] is True
+    assert len(report["provenance"]["verdicts"][0]["provenance"]["cloud_ranges"]["providers"]) == 4
+    # the demo's own assessment (the probe's ASN given), again from the command line with the default
+    # preset and no other option: every criterion measured and passed
+    gt = str(out_dir / "ground-truth-v4.npz")
+    args = ("--ground-truth", gt, "assess", valid_ip, "--date", "2024-06-01", "--asn", str(valid_asn))
+    again = run(*args, "--json", "-q")
+    assert again.returncode == ExitCode.OK, again.stderr
+    data = json.loads(again.stdout)
+    assert data["provenance"]["policy"] == json.loads(canonical_json(Policy.preset("default").to_dict()))
+    criteria = {c["name"]: c for c in data["criteria"]}
+    geography = {"distinct_probes", "distinct_asns", "population_coverage", "border_removed_share"}
+    assert geography <= set(criteria)
+    for c in data["criteria"]:
+        assert c["passed"] is True, c
+    for name in geography:
+        assert criteria[name]["required"] is True
+    assert criteria["population_coverage"]["figure"] >= 0.5
+    assert criteria["distinct_asns"]["figure"] >= 10
+    assert criteria["distinct_probes"]["figure"] >= 30
+    assert json.loads(again.stdout)["outcome"] == "valid"
 
 
 def test_other_commands_use_the_demo_ground_truth(demo: tuple[Path, str, str]) -> None:
@@ -72,7 +129,7 @@ def test_other_commands_use_the_demo_ground_truth(demo: tuple[Path, str, str]) -
     assert table.returncode == ExitCode.OK, table.stderr
     rows = json.loads(table.stdout)["table"]["rows"]
     assert [r[0] for r in rows] == ["US", "DE"]
-    # the default policy (geography required) is stricter than the demo's on generated probes
+    # Iceland has no probes: insufficient data, whatever the database says
     verdict = run("--ground-truth", gt, "assess", "2.56.243.17", "--date", "2024-06-01", "--json", "-q")
     assert verdict.returncode == ExitCode.INSUFFICIENT_DATA
     assert json.loads(verdict.stdout)["located_country"] == "IS"

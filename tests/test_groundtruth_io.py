@@ -15,8 +15,15 @@ import pytest
 
 from ipevidence.addresses import int_to_ipv6, ipv4_column
 from ipevidence.errors import GroundTruthFormatError
-from ipevidence.groundtruth import Funnel, FunnelStep, GroundTruth, Removals
+from ipevidence.groundtruth import GROUND_TRUTH_COLUMNS, Funnel, FunnelStep, GroundTruth, Removals
 from ipevidence.provenance import ArchiveDay, ArchiveProvenance
+
+#: the library's columns, in file and CSV order (written out: a known answer, not a copy of the constant)
+COLS = ("probe_id", "address", "country", "latitude", "longitude", "asn", "date", "first_seen", "last_seen")
+
+
+def test_column_order() -> None:
+    assert GROUND_TRUTH_COLUMNS == COLS
 
 
 def sample(family: int = 4) -> GroundTruth:
@@ -71,17 +78,7 @@ def test_save_load_round_trip_is_byte_identical(tmp_path: Path, family: int) -> 
     loaded = GroundTruth.load(first)
     second = loaded.save(tmp_path / "b.npz")
     assert first.read_bytes() == second.read_bytes()
-    for name in (
-        "probe_id",
-        "address",
-        "country",
-        "latitude",
-        "longitude",
-        "asn",
-        "date",
-        "first_seen",
-        "last_seen",
-    ):
+    for name in COLS:
         a, b = getattr(gt, name), getattr(loaded, name)
         assert a.dtype == b.dtype, name
         assert np.array_equal(a, b), name
@@ -154,17 +151,7 @@ def test_csv_library_and_reference_columns(tmp_path: Path) -> None:
     gt = sample()
     with open(gt.to_csv(tmp_path / "gt.csv"), newline="") as f:
         rows = list(csv.reader(f))
-    assert rows[0] == [
-        "probe_id",
-        "address",
-        "country",
-        "latitude",
-        "longitude",
-        "asn",
-        "date",
-        "first_seen",
-        "last_seen",
-    ]
+    assert rows[0] == list(COLS)
     assert rows[2] == [
         "2",
         "81.2.3.4",

@@ -7,9 +7,12 @@ import datetime as dt
 import gzip
 import ipaddress
 import json
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyasn
 import pytest
 from hypothesis import given, settings
@@ -199,6 +202,22 @@ def test_gzipped_range_file(tmp_path: Path) -> None:
     assert ProviderRanges.load(gz).published == dt.date(2022, 12, 31)
 
 
+def assert_contains_brute_force(
+    nets: Sequence[ipaddress.IPv4Network] | Sequence[ipaddress.IPv6Network],
+    probes: list[int],
+    address: Callable[[int], ipaddress.IPv4Address | ipaddress.IPv6Address],
+    column: Callable[[list[int]], npt.NDArray[Any]],
+) -> ProviderRanges:
+    """ProviderRanges.contains of ``nets`` (probed also at every prefix's first and last address)
+    agrees with testing every network one by one; returns the ranges."""
+    probes = probes + [int(n.network_address) for n in nets] + [int(n.broadcast_address) for n in nets]
+    r = ProviderRanges.from_prefixes([str(n) for n in nets], provider="x")
+    got = r.contains(column(probes)).tolist()
+    want = [any(address(p) in n for n in nets) for p in probes]
+    assert got == want
+    return r
+
+
 @settings(max_examples=40, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 2**32 - 1), st.integers(8, 32)), min_size=0, max_size=25),
@@ -206,13 +225,11 @@ def test_gzipped_range_file(tmp_path: Path) -> None:
 )
 def test_merged_v4_table_equals_brute_force(prefixes: list[tuple[int, int]], probes: list[int]) -> None:
     nets = [ipaddress.IPv4Network((a, n), strict=False) for a, n in prefixes]
-    # probe at the edges of every prefix too
-    probes = probes + [int(n.network_address) for n in nets] + [int(n.broadcast_address) for n in nets]
-    probes += [min(int(n.broadcast_address) + 1, 2**32 - 1) for n in nets]
-    r = ProviderRanges.from_prefixes([str(n) for n in nets], provider="x")
-    got = r.contains(np.asarray(probes, dtype=np.uint32)).tolist()
-    want = [any(ipaddress.IPv4Address(p) in n for n in nets) for p in probes]
-    assert got == want
+    # probe just past the end of every prefix too
+    probes = probes + [min(int(n.broadcast_address) + 1, 2**32 - 1) for n in nets]
+    r = assert_contains_brute_force(
+        nets, probes, ipaddress.IPv4Address, lambda p: np.asarray(p, dtype=np.uint32)
+    )
     assert (r.v4_starts[1:] > r.v4_ends[:-1]).all()
 
 
@@ -223,11 +240,7 @@ def test_merged_v4_table_equals_brute_force(prefixes: list[tuple[int, int]], pro
 )
 def test_merged_v6_table_equals_brute_force(prefixes: list[tuple[int, int]], probes: list[int]) -> None:
     nets = [ipaddress.IPv6Network((a, n), strict=False) for a, n in prefixes]
-    probes = probes + [int(n.network_address) for n in nets] + [int(n.broadcast_address) for n in nets]
-    r = ProviderRanges.from_prefixes([str(n) for n in nets], provider="x")
-    got = r.contains(int_to_ipv6(probes)).tolist()
-    want = [any(ipaddress.IPv6Address(p) in n for n in nets) for p in probes]
-    assert got == want
+    assert_contains_brute_force(nets, probes, ipaddress.IPv6Address, int_to_ipv6)
 
 
 def test_cloud_ranges_combined() -> None:

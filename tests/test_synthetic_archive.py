@@ -1,4 +1,5 @@
-"""The synthetic archive generator: deterministic, complete truth, planted phenomena, real-world anchors."""
+"""The synthetic archive generator: deterministic, complete truth, planted phenomena, realistic probe
+places (population-weighted gazetteer cities clear of other countries) and networks."""
 
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ from ipevidence.archive import LocalArchive, ProbeStatus, iter_days, parse_day, 
 from ipevidence.countries import is_known_country, numeric_to_alpha2
 from ipevidence.synthetic.archive import (
     ANCHORS,
+    BORDER_CLEARANCE_KM,
     CLOUD_PROVIDERS,
     FILTER_RULES_V4,
     SyntheticArchiveConfig,
     SyntheticTruth,
+    asn_pool,
     day_payload,
     default_address_ranges,
+    eligible_cities,
     generate_archive,
 )
 
@@ -334,6 +338,11 @@ def test_day_payload_for_benchmarks() -> None:
         {"end": dt.date(2021, 1, 1)},
         {"record_shape": "round"},
         {"corrupt_days": -1},
+        {"countries": ("de",)},
+        {"locations": "random"},
+        {"jitter_km": -1.0},
+        {"population_exponent": 3.0},
+        {"isp_switch_rate": 2.0},
     ],
 )
 def test_config_validation(kw: dict[str, Any]) -> None:
@@ -415,21 +424,127 @@ def test_anchors_lie_well_inside_their_country() -> None:
             assert km >= 50, (cc, a.place, km)  # the jitter (<= 0.05 deg, < 6 km) keeps points > 44 km in
 
 
+def _km_to(geom: Any, lat: float, lon: float) -> float:
+    """Distance in km from (lat, lon) to ``geom`` in a local equirectangular projection."""
+    k = math.cos(math.radians(lat))
+    local = shapely.transform(
+        geom,
+        lambda xy: np.column_stack([(xy[:, 0] - lon) * k * 111.2, (xy[:, 1] - lat) * 111.2]),
+    )
+    return float(local.distance(Point(0, 0)))
+
+
 def test_generated_points_stay_inside(rich: SyntheticTruth) -> None:
-    borders = _topojson_countries(shared_file("naturalearth/countries-110m.json"), set(ANCHORS))
+    """Every point is inside its declared country (1:10m, decoded independently of the library);
+    every planted point lies inside its ``coordinate_country``, well away from the declared one."""
+    p = rich.probes
+    codes = {c.decode() for c in p.coordinate_country.tolist()} | {
+        c.decode() for c in p.home_country.tolist()
+    }
+    borders = _topojson_countries(shared_file("naturalearth/countries-10m.json"), codes)
     r = rich.records
     ok = np.isfinite(r.latitude) & (np.abs(r.latitude) <= 90) & (np.abs(r.longitude) <= 180)
+    ok &= r.country != b""
+    ok &= np.isin(r.country, np.array(sorted(codes), "S2"))
     pts = shapely.points(r.longitude[ok], r.latitude[ok])
-    planted = set(rich.probes.probe_id[rich.probes.planted_outside_border].tolist())
+    planted = p.probe_id[p.planted_outside_border]
     pid = r.probe_id[ok]
     country = r.country[ok]
-    for cc in sorted(set(rich.probes.coordinate_country.tolist())):
+    is_planted = np.isin(pid, planted)
+    checked = 0
+    for cc in sorted(set(country.tolist())):
         code = cc.decode()
-        if code not in borders:
-            continue
-        mine = (country == cc) & ~np.isin(pid, list(planted))
-        inside = shapely.contains(borders[code].buffer(0.2), pts[mine])
+        mine = (country == cc) & ~is_planted
+        inside = shapely.contains(borders[code].buffer(0.001), pts[mine])  # ~100 m: decoding noise
         assert inside.all(), code
-        bad = (country == cc) & np.isin(pid, list(planted))
-        if bad.any():
-            assert not shapely.contains(borders[code], pts[bad]).any(), code
+        checked += int(mine.sum())
+    assert checked > 0.9 * int((~is_planted).sum())
+    # planted points: in the labelled other country, at least 10 km from the declared one
+    coord_of = dict(zip(p.probe_id.tolist(), p.coordinate_country.tolist(), strict=True))
+    seen = set()
+    for i in np.flatnonzero(is_planted).tolist():
+        key = (int(pid[i]), float(pts[i].x), float(pts[i].y))
+        if key in seen:
+            continue
+        seen.add(key)
+        other = coord_of[int(pid[i])].decode()
+        assert borders[other].contains(pts[i]), (key, other)
+        assert _km_to(borders[country[i].decode()], pts[i].y, pts[i].x) >= 10.0, key
+    assert len(seen) >= 5
+    # and the library's own borders agree: another country, rejected at the default tolerance
+    from ipevidence.geography import Borders, BorderStatus
+
+    lat = np.array([k[2] for k in seen])
+    lon = np.array([k[1] for k in seen])
+    other = np.array([coord_of[k[0]] for k in seen], "S2")
+    home = np.array([p.home_country[p.probe_id == k[0]][0] for k in seen], "S2")
+    b = Borders.load("10m")
+    assert (b.locate(lat, lon) == other).all()
+    chk = b.check(home, lat, lon, tolerance_km=10.0)
+    assert (chk.status == BorderStatus.OTHER_COUNTRY).all()
+
+
+def test_probe_cities_keep_clear_of_other_countries() -> None:
+    """Eligible cities of small, many-neighbour countries lie inside the country and at least
+    15 km from every neighbour (independent 1:10m decoding); most candidates survive."""
+    neighbours = {
+        "CH": ("DE", "FR", "IT", "AT", "LI"),
+        "BE": ("FR", "NL", "DE", "LU"),
+        "SK": ("CZ", "PL", "UA", "HU", "AT"),
+    }
+    wanted = set(neighbours) | {c for v in neighbours.values() for c in v}
+    borders = _topojson_countries(shared_file("naturalearth/countries-10m.json"), wanted)
+    for cc, around in neighbours.items():
+        cities = eligible_cities(cc)
+        assert 10 <= len(cities) < cities.candidates, cc
+        others = shapely.union_all([borders[o] for o in around if o in borders])
+        for lat, lon in zip(cities.latitude.tolist(), cities.longitude.tolist(), strict=True):
+            assert borders[cc].contains(Point(lon, lat)), (cc, lat, lon)
+            assert _km_to(others, lat, lon) >= BORDER_CLEARANCE_KM, (cc, lat, lon)
+    assert eligible_cities("LI").latitude.size == 0  # too small: every city is near CH or AT
+    with pytest.raises(ValueError, match="no eligible gazetteer city and no anchor"):
+        day_payload(SyntheticArchiveConfig(countries=("DE", "LI"), n_probes=200))
+
+
+def test_probes_follow_population_and_use_many_asns() -> None:
+    """Gazetteer locations: more probes in big cities, many distinct places and ASNs per country,
+    and the default policy's coverage of Germany reached with a realistic probe count."""
+    from ipevidence.coverage import population_coverage
+
+    _, truth = day_payload(
+        SyntheticArchiveConfig(seed=2, n_probes=3000, countries=("DE", "NL"), weights=(1.0, 1.0)),
+        compress=False,
+    )
+    r = truth.records
+    de = (r.country == b"DE") & np.isfinite(r.latitude) & (np.abs(r.latitude) <= 90) & ~r.cloud
+    assert int(de.sum()) > 1000
+    places = {(round(a, 4), round(b, 4)) for a, b in zip(r.latitude[de], r.longitude[de], strict=True)}
+    assert len(places) > 500
+    asns = set(r.asn_v4[de & (r.asn_v4 > 0)].tolist())
+    assert 30 <= len(asns) <= len(asn_pool("DE")) <= 60
+    assert set(asns) <= set(asn_pool("DE").tolist())
+    assert not set(asn_pool("DE").tolist()) & set(asn_pool("NL").tolist())
+    assert not set(asn_pool("DE").tolist()) & CLOUD_ASNS
+    # the largest ASN (Zipf weights) has the most probes, but not all
+    counts = np.bincount(r.asn_v4[de & (r.asn_v4 > 0)].astype(np.int64) - int(asn_pool("DE")[0]))
+    assert counts[0] == counts.max()
+    assert counts[0] < 0.5 * counts.sum()
+    # Berlin (3.4 M) gets far more probes than a town of 20,000
+    berlin = (np.abs(r.latitude[de] - 52.52) < 0.1) & (np.abs(r.longitude[de] - 13.41) < 0.15)
+    assert int(berlin.sum()) > 30
+    cov = population_coverage("DE", r.latitude[de][:200], r.longitude[de][:200])
+    assert cov.share is not None
+    assert cov.share >= 0.5, str(cov)
+    # the anchors are still available (and are the fallback)
+    _, anchored = day_payload(
+        SyntheticArchiveConfig(seed=2, n_probes=200, locations="anchors"), compress=False
+    )
+    a = anchored.records
+    good = np.isfinite(a.latitude) & (np.abs(a.latitude) <= 90) & (np.abs(a.longitude) <= 180)
+    for lat, lon, cc in zip(a.latitude[good], a.longitude[good], a.country[good], strict=True):
+        if cc.decode() in ANCHORS:
+            assert any(
+                abs(lat - x.latitude) <= 0.0501 and abs(lon - x.longitude) <= 0.0501
+                for anchors in ANCHORS.values()
+                for x in anchors
+            )

@@ -21,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -36,6 +34,7 @@ from scipy.spatial import cKDTree
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
+from ipevidence._io import atomic_binary  # noqa: E402
 from ipevidence.countries import numeric_to_alpha2  # noqa: E402
 
 EARTH_RADIUS_KM = 6371.0088
@@ -295,15 +294,8 @@ def interior_cells(polys: list[shapely.Polygon]) -> npt.NDArray[np.int16]:
 
 
 def atomic_savez(path: Path, **arrays: Any) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-    os.close(fd)
-    try:
-        np.savez_compressed(tmp, **arrays)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    with atomic_binary(path, suffix=".tmp.npz") as f:
+        np.savez_compressed(f, **arrays)
 
 
 def build_borders(src: Path, scale: str, out_dir: Path) -> tuple[list[str], list[shapely.Polygon]]:

@@ -226,6 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--date", type=parse_date, required=True, help="date of the evidence (YYYY-MM-DD)")
     p.add_argument("--country", help="the country the evidence is claimed to show (ISO alpha-2)")
     p.add_argument("--asn", type=int, help="the address's AS number, if known (e.g. from WHOIS)")
+    add_network_options(p)
     p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(handler=cmd_assess)
@@ -242,19 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone of naive times in the log (default UTC)")
     p.add_argument("--year", type=int, help="year of syslog (ssh) lines, which carry none")
     p.add_argument("--max-speed", type=float, default=900.0, help="maximum travel speed, km/h (default 900)")
-    p.add_argument(
-        "--asn-file",
-        metavar="FILE",
-        help="a dated pyasn IP-to-ASN file (.dat or .dat.gz): finds cloud and hosting networks by ASN",
-    )
-    p.add_argument(
-        "--ranges",
-        nargs="+",
-        default=[],
-        metavar="FILE",
-        help="providers' published range files (AWS ip-ranges.json, Google cloud.json, Azure Service "
-        "Tags, DigitalOcean geofeed CSV, Oracle): addresses inside them are hosting addresses",
-    )
+    add_network_options(p)
     g = p.add_argument_group("csv and jsonl column mapping")
     g.add_argument("--time-column", default="time", help="(default: time)")
     g.add_argument("--account-column", default="account", help="(default: account)")
@@ -273,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", default="ipevidence-report", metavar="DIR", help="output directory")
     p.add_argument("--assess", nargs="*", default=[], metavar="IP", help="addresses to assess in the report")
     p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
+    p.add_argument(
+        "--no-figures",
+        dest="figures",
+        action="store_false",
+        help="write no figures (faster; needs no matplotlib)",
+    )
     p.set_defaults(handler=cmd_report)
 
     p = add("demo", "the whole method offline: generated archive, shipped database, table, verdicts, report")
@@ -283,6 +278,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     p.set_defaults(handler=cmd_demo)
     return parser
+
+
+def add_network_options(p: argparse.ArgumentParser) -> None:
+    """``--asn-file`` and ``--ranges`` (``assess`` and ``tamper``)."""
+    p.add_argument(
+        "--asn-file",
+        metavar="FILE",
+        help="a dated pyasn IP-to-ASN file (.dat or .dat.gz): finds cloud and hosting networks by ASN",
+    )
+    p.add_argument(
+        "--ranges",
+        action="extend",
+        nargs="+",
+        default=[],
+        metavar="FILE",
+        help="providers' published range files (AWS ip-ranges.json, Google cloud.json, Azure Service "
+        "Tags, DigitalOcean geofeed CSV, Oracle): addresses inside them are hosting addresses; "
+        "may be repeated",
+    )
 
 
 # --------------------------------------------------------------------------- context
@@ -358,13 +372,18 @@ def open_source(ctx: Context, source: str | None) -> Any:
     return src.HttpArchive(source or src.DEFAULT_BASE_URL, ctx.cache_dir)
 
 
-def cmd_fetch(ctx: Context) -> int:
-    """Download archive days into the cache and summarise what is missing or corrupt."""
-    a = ctx.args
+def check_day_range(a: argparse.Namespace) -> None:
+    """The ``start end [--every K]`` arguments of ``fetch`` and ``build`` must make sense."""
     if a.end < a.start:
         raise UsageError(f"end {a.end} is before start {a.start}")
     if a.every < 1:
         raise UsageError("--every must be at least 1")
+
+
+def cmd_fetch(ctx: Context) -> int:
+    """Download archive days into the cache and summarise what is missing or corrupt."""
+    a = ctx.args
+    check_day_range(a)
     src_mod = require("ipevidence.archive.source")
     source = open_source(ctx, a.source)
     if hasattr(source, "workers"):
@@ -417,10 +436,7 @@ def funnel_table(ground_truth: Any) -> str:
 def cmd_build(ctx: Context) -> int:
     """Compile a ground truth and save it; print the filter funnel."""
     a = ctx.args
-    if a.end < a.start:
-        raise UsageError(f"end {a.end} is before start {a.start}")
-    if a.every < 1:
-        raise UsageError("--every must be at least 1")
+    check_day_range(a)
     history = require("ipevidence.history")
     source = open_source(ctx, a.source)
     ctx.console.info(
@@ -454,14 +470,32 @@ def cmd_build(ctx: Context) -> int:
     return ExitCode.OK
 
 
+def network_files(ctx: Context) -> tuple[Any, Any]:
+    """(AsnTable or None, CloudRanges or None) from ``--asn-file`` and ``--ranges`` (if the command
+    has them). An unreadable file is a data error (exit 3) naming the file."""
+    asn_file = getattr(ctx.args, "asn_file", None)
+    ranges = list(getattr(ctx.args, "ranges", None) or [])
+    if not asn_file and not ranges:
+        return None, None
+    networks = require("ipevidence.networks")
+    table = networks.AsnTable.load(asn_file) if asn_file else None
+    cloud = networks.CloudRanges.load(ranges) if ranges else None
+    return table, cloud
+
+
 def assessor_for(ctx: Context) -> tuple[Any, Any]:
-    """(EvidentialAssessor, backend) for the global --database / --ground-truth and --preset."""
+    """(EvidentialAssessor, backend) for the global --database / --ground-truth, --preset and, where
+    the command has them, --asn-file and --ranges."""
     ctx.database_path  # noqa: B018 - fail early on a missing database file
     ctx.ground_truth_path()
     assessment = require("ipevidence.assessment")
+    asn_table, cloud_ranges = network_files(ctx)
     backend = ctx.open_database()
     ground_truth = ctx.load_ground_truth()
-    return assessment.EvidentialAssessor(ground_truth, backend, policy=ctx.args.preset), backend
+    assessor = assessment.EvidentialAssessor(
+        ground_truth, backend, policy=ctx.args.preset, asn_table=asn_table, cloud_ranges=cloud_ranges
+    )
+    return assessor, backend
 
 
 def cmd_table(ctx: Context) -> int:
@@ -567,13 +601,11 @@ def cmd_tamper(ctx: Context) -> int:
     analysis = require("ipevidence.tamper.analysis")
     backend = ctx.open_database()
     extra: dict[str, Any] = {}
-    if a.asn_file or a.ranges:
-        networks = require("ipevidence.networks")
-        if a.asn_file:
-            extra["asn_table"] = networks.AsnTable.load(a.asn_file)
-        if a.ranges:
-            loaded = [networks.ProviderRanges.load(f) for f in a.ranges]
-            extra["networks"] = {f"{r.provider} ({r.name})": r for r in loaded}
+    asn_table, cloud_ranges = network_files(ctx)
+    if asn_table is not None:
+        extra["asn_table"] = asn_table
+    if cloud_ranges is not None:
+        extra["networks"] = {f"{r.provider} ({r.name})": r for r in cloud_ranges.providers}
     report = analysis.analyse(read, backend=backend, max_speed_kmh=a.max_speed, **extra)
     if read.problem_count:
         lines = ", ".join(str(int(x)) for x in read.problem_lines[:10])
@@ -607,6 +639,7 @@ def cmd_report(ctx: Context) -> int:
         countries=countries or None,
         addresses=list(a.assess),
         notes=[warning] if warning else [],
+        figures=a.figures,
     )
     files = report.write(a.output)
     ctx.console.result(str(files))

@@ -26,7 +26,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .addresses import IPV4_DTYPE, IPV6_DTYPE, format_ipv4, format_ipv6
+from ._io import atomic_binary, atomic_write_text
+from ._util import address_dtype, check_lengths
+from .addresses import format_ipv4, format_ipv6
 from .errors import GroundTruthFormatError
 from .jsonutil import canonical_json
 from .provenance import LIBRARY_VERSION, ArchiveProvenance
@@ -137,7 +139,7 @@ class Funnel:
 
 
 def _empty_address(family: int) -> npt.NDArray[Any]:
-    return np.zeros(0, dtype=IPV4_DTYPE if family == 4 else IPV6_DTYPE)
+    return np.zeros(0, dtype=address_dtype(family))
 
 
 @attrs.frozen(eq=False)
@@ -219,38 +221,17 @@ def _country_code16(country: npt.NDArray[np.bytes_]) -> npt.NDArray[np.uint16]:
     return np.frombuffer(raw, dtype=">u2").astype(np.uint16)
 
 
-def _atomic_target(path: Path) -> Path:
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def _write_members(path: Path, members: Mapping[str, npt.NDArray[Any]]) -> None:
     """Write a deterministic npz (fixed timestamps, sorted members) atomically."""
-    tmp = _atomic_target(path)
-    try:
-        with zipfile.ZipFile(tmp, "w", allowZip64=True) as zf:
-            for name in sorted(members):
-                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                # stored, like numpy.savez: coordinates barely compress and deflate costs seconds
-                info.compress_type = zipfile.ZIP_STORED
-                info.external_attr = 0o644 << 16
-                info.create_system = 3
-                with zf.open(info, "w", force_zip64=True) as f:
-                    np.lib.format.write_array(f, np.ascontiguousarray(members[name]), allow_pickle=False)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = _atomic_target(path)
-    try:
-        with open(tmp, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    with atomic_binary(path) as out, zipfile.ZipFile(out, "w", allowZip64=True) as zf:
+        for name in sorted(members):
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            # stored, like numpy.savez: coordinates barely compress and deflate costs seconds
+            info.compress_type = zipfile.ZIP_STORED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            with zf.open(info, "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.ascontiguousarray(members[name]), allow_pickle=False)
 
 
 def _check_column(name: str, col: npt.NDArray[Any], dtype: np.dtype[Any], where: str) -> npt.NDArray[Any]:
@@ -296,11 +277,7 @@ class GroundTruth:
     def __attrs_post_init__(self) -> None:
         if self.family not in (4, 6):
             raise ValueError(f"family must be 4 or 6, not {self.family!r}")
-        n = self.probe_id.shape[0]
-        for name in GROUND_TRUTH_COLUMNS:
-            col = getattr(self, name)
-            if col.shape != (n,):
-                raise ValueError(f"column {name} has shape {col.shape}, expected ({n},)")
+        check_lengths(self, GROUND_TRUTH_COLUMNS)
 
     def __len__(self) -> int:
         return int(self.probe_id.shape[0])
@@ -484,7 +461,7 @@ class GroundTruth:
         family = meta.get("family")
         if family not in (4, 6):
             raise GroundTruthFormatError(f"{where}: family {family!r} is not 4 or 6")
-        addr_dtype = np.dtype(IPV4_DTYPE if family == 4 else IPV6_DTYPE)
+        addr_dtype = address_dtype(family)
         cols: dict[str, npt.NDArray[Any]] = {}
         for name in GROUND_TRUTH_COLUMNS:
             if name not in arrays:
@@ -571,5 +548,5 @@ class GroundTruth:
             )
         else:
             raise ValueError(f"unknown CSV style {style!r}: use 'library' or 'reference'")
-        _write_text_atomic(target, buf.getvalue())
+        atomic_write_text(target, buf.getvalue(), newline="")
         return target

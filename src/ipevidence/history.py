@@ -31,17 +31,18 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple, Protocol
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .addresses import IPV4_DTYPE, IPV6_DTYPE, global_mask_v4, global_mask_v6
+from ._util import address_dtype, check_lengths
+from .addresses import global_mask_v4, global_mask_v6
 from .archive.snapshot import DaySnapshot, ProbeStatus
 from .countries import COUNTRY_DTYPE, known_mask, normalize_country
 from .errors import FamilyMismatchError
-from .groundtruth import Funnel, FunnelStep, GroundTruth, Removals
+from .groundtruth import GROUND_TRUTH_COLUMNS, Funnel, FunnelStep, GroundTruth, Removals
 from .provenance import ArchiveDay, ArchiveProvenance
 
 if TYPE_CHECKING:
@@ -241,21 +242,9 @@ def _resolve_params(preset: str | GroundTruthParams, overrides: Mapping[str, Any
 # ---------------------------------------------------------------------------------------- daily
 
 
-def _address_dtype(family: int) -> np.dtype[Any]:
-    if family == 4:
-        return np.dtype(IPV4_DTYPE)
-    if family == 6:
-        return np.dtype(IPV6_DTYPE)
-    raise ValueError(f"family must be 4 or 6, not {family!r}")
-
-
+#: a ground truth's row columns up to ``asn``, then the record's day
 _RECORD_COLUMNS: Final[tuple[str, ...]] = (
-    "probe_id",
-    "address",
-    "country",
-    "latitude",
-    "longitude",
-    "asn",
+    *GROUND_TRUTH_COLUMNS[: GROUND_TRUTH_COLUMNS.index("asn") + 1],
     "day",
 )
 
@@ -274,14 +263,9 @@ class DailyRecords:
     day: npt.NDArray[np.datetime64]
 
     def __attrs_post_init__(self) -> None:
-        n = self.probe_id.shape[0]
-        for name in _RECORD_COLUMNS:
-            if getattr(self, name).shape != (n,):
-                raise ValueError(f"column {name} has shape {getattr(self, name).shape}, expected ({n},)")
-        if self.address.dtype != _address_dtype(self.family):
-            raise FamilyMismatchError(
-                f"IPv{self.family} records need {_address_dtype(self.family)} addresses"
-            )
+        check_lengths(self, _RECORD_COLUMNS)
+        if self.address.dtype != address_dtype(self.family):
+            raise FamilyMismatchError(f"IPv{self.family} records need {address_dtype(self.family)} addresses")
 
     def __len__(self) -> int:
         return int(self.probe_id.shape[0])
@@ -291,7 +275,7 @@ class DailyRecords:
         return cls(
             family,
             np.zeros(0, np.int32),
-            np.zeros(0, _address_dtype(family)),
+            np.zeros(0, address_dtype(family)),
             np.zeros(0, COUNTRY_DTYPE),
             np.zeros(0, np.float64),
             np.zeros(0, np.float64),
@@ -396,7 +380,7 @@ def daily_filter(
     kept = DailyRecords(
         family,
         np.asarray(snapshot.probe_id[alive], dtype=np.int32),
-        np.asarray(addr[alive], dtype=_address_dtype(family)),
+        np.asarray(addr[alive], dtype=address_dtype(family)),
         np.asarray(snapshot.country[alive], dtype=COUNTRY_DTYPE),
         np.asarray(lat[alive], dtype=np.float64),
         np.asarray(lon[alive], dtype=np.float64),
@@ -408,7 +392,7 @@ def daily_filter(
     removed = Removals(
         family=family,
         probe_id=np.asarray(snapshot.probe_id[gone], dtype=np.int32),
-        address=np.asarray(addr[gone], dtype=_address_dtype(family)),
+        address=np.asarray(addr[gone], dtype=address_dtype(family)),
         date=np.full(int(gone.sum()), day64, dtype=_DAY),
         reason=names[first_fail[gone]],
     )
@@ -544,7 +528,7 @@ class Linker:
     """
 
     def __init__(self, family: int, *, chunk_rows: int = 1 << 22) -> None:
-        _address_dtype(family)
+        address_dtype(family)
         self.family = family
         self.chunk_rows = max(1, int(chunk_rows))
         self._pending: list[DailyRecords] = []
@@ -1008,6 +992,15 @@ def _families(families: Iterable[int]) -> tuple[int, ...]:
     return fams
 
 
+class _Run(NamedTuple):
+    """What one pass over the days gives :func:`_finish_all`."""
+
+    histories: dict[int, History]
+    counts: dict[int, list[list[int]]]  # per family, per day: records, removals per rule, ASNs filled
+    days: list[np.datetime64]
+    seen: list[ArchiveDay]
+
+
 def _run(
     items: Iterable[tuple[ArchiveDay | None, DaySnapshot | None]],
     fams: tuple[int, ...],
@@ -1015,7 +1008,7 @@ def _run(
     *,
     asn_table: AsnLookup | None,
     chunk_rows: int,
-) -> tuple[dict[int, History], dict[int, list[list[int]]], list[np.datetime64], list[ArchiveDay]]:
+) -> _Run:
     linkers = {f: Linker(f, chunk_rows=chunk_rows) for f in fams}
     counts: dict[int, list[list[int]]] = {f: [] for f in fams}
     days: list[np.datetime64] = []
@@ -1033,15 +1026,12 @@ def _run(
             )
             linkers[f].add(res.kept)
         del snap
-    return {f: linkers[f].finish() for f in fams}, counts, days, seen
+    return _Run({f: linkers[f].finish() for f in fams}, counts, days, seen)
 
 
 def _finish_all(
-    histories: Mapping[int, History],
-    counts: Mapping[int, list[list[int]]],
-    days: list[np.datetime64],
+    run: _Run,
     params: GroundTruthParams,
-    *,
     provenance: ArchiveProvenance | None,
     extra: Mapping[str, Any],
     borders: BorderChecker | None,
@@ -1050,16 +1040,16 @@ def _finish_all(
     """:func:`_finish` each family of one :func:`_run` (same days, provenance and parameters)."""
     return {
         f: _finish(
-            histories[f],
+            history,
             params,
-            daily_days=days,
-            daily_counts=counts[f],
+            daily_days=run.days,
+            daily_counts=run.counts[f],
             provenance=provenance,
             extra=extra,
             borders=borders,
             cloud_ranges=cloud_ranges,
         )
-        for f in histories
+        for f, history in run.histories.items()
     }
 
 
@@ -1090,9 +1080,7 @@ def ground_truths_from_snapshots(
     fams = _families(families)
     params = _resolve_params(preset, overrides)
     snaps = sorted(snapshots, key=lambda s: s.day)
-    histories, counts, days, _ = _run(
-        ((s.source, s) for s in snaps), fams, params, asn_table=asn_table, chunk_rows=chunk_rows
-    )
+    run = _run(((s.source, s) for s in snaps), fams, params, asn_table=asn_table, chunk_rows=chunk_rows)
     if provenance is None and snaps:
         provenance = ArchiveProvenance(
             source="in-memory snapshots",
@@ -1101,9 +1089,7 @@ def ground_truths_from_snapshots(
             days=tuple(s.source if s.source is not None else ArchiveDay(s.day, "ok") for s in snaps),
         )
     extra = _extra_parameters(params, asn_table, fams)
-    return _finish_all(
-        histories, counts, days, params, provenance=provenance, extra=extra, borders=borders, cloud_ranges=cloud_ranges
-    )
+    return _finish_all(run, params, provenance, extra, borders, cloud_ranges)
 
 
 def _source_name(source: object) -> str:
@@ -1151,12 +1137,10 @@ def build_ground_truths(
     stream: Iterator[tuple[ArchiveDay, DaySnapshot | None]] = iter(
         iter_days(source, day_list, executor=executor, cache=cache, progress=progress)
     )
-    histories, counts, days, seen = _run(stream, fams, params, asn_table=asn_table, chunk_rows=chunk_rows)
-    provenance = ArchiveProvenance(source=_source_name(source), start=start, end=end, days=tuple(seen))
+    run = _run(stream, fams, params, asn_table=asn_table, chunk_rows=chunk_rows)
+    provenance = ArchiveProvenance(source=_source_name(source), start=start, end=end, days=tuple(run.seen))
     extra = {**_extra_parameters(params, asn_table, fams), "start": start.isoformat(), "end": end.isoformat()}
-    return _finish_all(
-        histories, counts, days, params, provenance=provenance, extra=extra, borders=borders, cloud_ranges=cloud_ranges
-    )
+    return _finish_all(run, params, provenance, extra, borders, cloud_ranges)
 
 
 def build_ground_truth(

@@ -27,12 +27,13 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
+from ._util import address_column, families_present
 from .addresses import IPV4_DTYPE, IPV6_DTYPE, non_global_reason, parse_address
 from .errors import RangeFileError
 from .jsonutil import canonical_json
@@ -223,6 +224,40 @@ def _column(column: npt.ArrayLike) -> tuple[int, npt.NDArray[Any]]:
     raise ValueError(f"an address column must be uint32 (IPv4) or S16 (IPv6), not {arr.dtype}")
 
 
+class _PrefixTables:
+    """What :class:`ProviderRanges` and :class:`AsnTable` share: merged per-family range tables.
+
+    Subclasses (attrs classes) hold ``v4_starts``/``v4_ends`` (uint32), ``v6_starts``/``v6_ends``
+    (S16), the prefix counts ``prefixes_v4``/``prefixes_v6`` and a ``describe()`` dictionary.
+    """
+
+    __slots__ = ()
+
+    v4_starts: npt.NDArray[np.uint32]
+    v4_ends: npt.NDArray[np.uint32]
+    v6_starts: npt.NDArray[np.bytes_]
+    v6_ends: npt.NDArray[np.bytes_]
+    prefixes_v4: int
+    prefixes_v6: int
+
+    def _index(self, column: npt.ArrayLike) -> tuple[int, npt.NDArray[np.int64]]:
+        """(family, index of the range holding each address or -1) of an address column."""
+        fam, col = _column(column)
+        if fam == 4:
+            return 4, _in_table(col, self.v4_starts, self.v4_ends)
+        return 6, _in_table(col, self.v6_starts, self.v6_ends)
+
+    @property
+    def families(self) -> frozenset[int]:
+        return families_present(self.prefixes_v4, self.prefixes_v6)
+
+    def describe(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.describe()
+
+
 # ------------------------------------------------------------------------------ provider ranges
 
 #: Formats :meth:`ProviderRanges.load` understands, with the provider label it gives each.
@@ -244,7 +279,7 @@ def _parse_date(text: str, fmt: str) -> dt.date:
 
 
 @attrs.frozen(eq=False)
-class ProviderRanges:
+class ProviderRanges(_PrefixTables):
     """One provider's published address ranges, with the date the provider published them.
 
     ``published`` comes from the file's own field (AWS ``createDate``, Google ``creationTime``,
@@ -404,20 +439,10 @@ class ProviderRanges:
 
     def contains(self, column: npt.ArrayLike) -> npt.NDArray[np.bool_]:
         """Vectorised membership of an address column (uint32 IPv4 or S16 IPv6)."""
-        fam, col = _column(column)
-        if fam == 4:
-            return np.asarray(_in_table(col, self.v4_starts, self.v4_ends) >= 0, dtype=np.bool_)
-        return np.asarray(_in_table(col, self.v6_starts, self.v6_ends) >= 0, dtype=np.bool_)
+        return np.asarray(self._index(column)[1] >= 0, dtype=np.bool_)
 
     def __contains__(self, address: object) -> bool:
-        addr = parse_address(address)
-        if addr.version == 4:
-            return bool(self.contains(np.asarray([int(addr)], IPV4_DTYPE))[0])
-        return bool(self.contains(np.frombuffer(addr.packed, IPV6_DTYPE))[0])
-
-    @property
-    def families(self) -> frozenset[int]:
-        return frozenset(f for f, n in ((4, self.prefixes_v4), (6, self.prefixes_v6)) if n)
+        return bool(self.contains(address_column(parse_address(address)))[0])
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -432,9 +457,6 @@ class ProviderRanges:
             "rejected": self.rejected,
             "version": self.version,
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.describe()
 
     def __str__(self) -> str:
         when = self.published.isoformat() if self.published else "undated"
@@ -557,6 +579,20 @@ class CloudRanges:
 _RIB_DATE = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)")
 
 
+_Net = TypeVar("_Net", ipaddress.IPv4Network, ipaddress.IPv6Network)
+
+
+def _asn_line(line: str, network: type[_Net]) -> tuple[_Net, int] | None:
+    """(network, ASN) of a pyasn ``NETWORK/BITS ASN`` line; None when it does not parse."""
+    try:
+        net_s, asn_s = line.split()
+        net = network(net_s, strict=False)
+        asn = int(asn_s)
+    except ValueError:
+        return None
+    return (net, asn) if 0 < asn < 2**32 else None
+
+
 def _parse_v4_lines(
     lines: list[str],
 ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint32], int]:
@@ -587,15 +623,11 @@ def _parse_v4_lines(
         parsed: list[list[int]] = []
         rejected = 0
         for line in lines:
-            try:
-                net_s, asn_s = line.split()
-                net = ipaddress.IPv4Network(net_s, strict=False)
-                asn = int(asn_s)
-                if not 0 < asn < 2**32:
-                    raise ValueError(asn_s)
-            except ValueError:
+            got4 = _asn_line(line, ipaddress.IPv4Network)
+            if got4 is None:
                 rejected += 1
                 continue
+            net, asn = got4
             parsed.append([*net.network_address.packed, net.prefixlen, asn])
         rows = np.asarray(parsed, dtype=np.int64).reshape(-1, 6)
     addr = (rows[:, 0] << 24) | (rows[:, 1] << 16) | (rows[:, 2] << 8) | rows[:, 3]
@@ -688,7 +720,7 @@ def _flatten_v6(
 
 
 @attrs.frozen(eq=False)
-class AsnTable:
+class AsnTable(_PrefixTables):
     """An IP-to-ASN table from a pyasn IPASN ``.dat`` file, flattened for vectorised lookups.
 
     ``date`` is the routing table's date: from the header's ``Original file`` (``rib.YYYYMMDD``),
@@ -737,15 +769,11 @@ class AsnTable:
         s4, plen4, a4, rejected = _parse_v4_lines(v4_lines)
         v6_pfx: dict[tuple[int, int], int] = {}
         for line in v6_lines:
-            try:
-                net_s, asn_s = line.split()
-                net = ipaddress.IPv6Network(net_s, strict=False)
-                asn = int(asn_s)
-                if not 0 < asn < 2**32:
-                    raise ValueError(asn_s)
-            except ValueError:
+            got6 = _asn_line(line, ipaddress.IPv6Network)
+            if got6 is None:
                 rejected += 1
                 continue
+            net, asn = got6
             v6_pfx[(int(net.network_address), net.prefixlen)] = asn
         if s4.size == 0 and not v6_pfx:
             raise RangeFileError(f"{p}: no 'NETWORK/BITS ASN' lines: not a pyasn IPASN file")
@@ -776,32 +804,18 @@ class AsnTable:
 
     def lookup(self, column: npt.ArrayLike) -> npt.NDArray[np.uint32]:
         """Vectorised origin ASN of each address (uint32; 0 = not announced / unknown)."""
-        fam, col = _column(column)
-        if fam == 4:
-            idx = _in_table(col, self.v4_starts, self.v4_ends)
-            asn = self.v4_asn
-        else:
-            idx = _in_table(col, self.v6_starts, self.v6_ends)
-            asn = self.v6_asn
+        fam, idx = self._index(column)
+        asn = self.v4_asn if fam == 4 else self.v6_asn
         if asn.size == 0:
-            return np.zeros(col.shape[0], dtype=np.uint32)
+            return np.zeros(idx.shape[0], dtype=np.uint32)
         return np.where(idx >= 0, asn[np.maximum(idx, 0)], 0).astype(np.uint32)
 
     def asn(self, address: object) -> int | None:
         """Origin ASN of one address, None when no prefix covers it."""
-        addr = parse_address(address)
-        if addr.version == 4:
-            v = int(self.lookup(np.asarray([int(addr)], IPV4_DTYPE))[0])
-        else:
-            v = int(self.lookup(np.frombuffer(addr.packed, IPV6_DTYPE))[0])
-        return v or None
+        return int(self.lookup(address_column(parse_address(address)))[0]) or None
 
     def as_name(self, asn: int) -> str | None:
         return self.names.get(int(asn))
-
-    @property
-    def families(self) -> frozenset[int]:
-        return frozenset(f for f, n in ((4, self.prefixes_v4), (6, self.prefixes_v6)) if n)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -815,9 +829,6 @@ class AsnTable:
             "ranges_v4": int(self.v4_starts.size),
             "ranges_v6": int(self.v6_starts.size),
         }
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.describe()
 
     def __str__(self) -> str:
         when = self.date.isoformat() if self.date else "undated"
@@ -946,12 +957,7 @@ def classify_address(
             why = f"AS{found} is in the cloud/hosting ASN set ({provider})"
         elif cloud_ranges is not None:
             cr = cloud_ranges if isinstance(cloud_ranges, CloudRanges) else CloudRanges((cloud_ranges,))
-            col = (
-                np.asarray([int(addr)], IPV4_DTYPE)
-                if addr.version == 4
-                else np.frombuffer(addr.packed, IPV6_DTYPE).copy()
-            )
-            i = int(cr.match(col)[0])
+            i = int(cr.match(address_column(addr))[0])
             if i >= 0:
                 pr = cr.providers[i]
                 provider = pr.provider

@@ -9,16 +9,15 @@ does not have the expected columns is ignored (and rewritten on the next parse),
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
 
+from .._io import atomic_binary, atomic_write_text
 from ..provenance import ArchiveDay
 from .parse import PARSER_VERSION
 from .snapshot import SNAPSHOT_COLUMNS, DaySnapshot
@@ -49,15 +48,8 @@ def save_snapshot(path: str | os.PathLike[str], snap: DaySnapshot, *, sha256: st
         ],
         dtype="U128",
     )
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(fh, **arrays)  # type: ignore[arg-type]
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    with atomic_binary(target) as fh:
+        np.savez(fh, **arrays)  # type: ignore[arg-type]
 
 
 def load_snapshot(path: str | os.PathLike[str]) -> DaySnapshot:
@@ -129,16 +121,7 @@ class ParsedDayCache:
     def put_corrupt(self, sha256: str, reason: str) -> Path:
         """Remember that a file cannot be read (same content = same verdict), atomically."""
         path = self.corrupt_path_for(sha256)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(reason.strip() + "\n")
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        atomic_write_text(path, reason.strip() + "\n", make_parents=True)
         return path
 
     def put(self, sha256: str, snap: DaySnapshot) -> Path:

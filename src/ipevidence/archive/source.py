@@ -12,12 +12,10 @@ from __future__ import annotations
 
 import bz2
 import concurrent.futures as cf
-import contextlib
 import datetime as dt
 import hashlib
 import os
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -26,6 +24,7 @@ from typing import Final, Protocol, runtime_checkable
 
 import requests
 
+from .._io import atomic_binary
 from ..errors import ArchiveCorruptError, ArchiveDownloadError, ArchiveMissingError
 from ..provenance import ArchiveDay, sha256_file
 from .parse import DEFAULT_MAX_DECOMPRESSED
@@ -281,33 +280,24 @@ class HttpArchive:
             # with a Content-Encoding, requests decodes and the length no longer applies
             encoded = resp.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
             expected = None if encoded else resp.headers.get("Content-Length")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-            ok = False
-            try:
+            # the file replaces ``target`` only when the whole body arrived and verified
+            with atomic_binary(target, suffix=".part", make_parents=True) as out:
                 h = hashlib.sha256()
                 verifier = _StreamVerifier(self.max_decompressed)
                 size = 0
-                with os.fdopen(fd, "wb") as out:
-                    try:
-                        for block in resp.iter_content(_CHUNK):
-                            out.write(block)
-                            h.update(block)
-                            verifier.feed(block)
-                            size += len(block)
-                    except requests.RequestException as exc:  # dropped connection, timeout, bad chunking
-                        raise _Retryable(f"transfer interrupted: {type(exc).__name__}: {exc}") from None
+                try:
+                    for block in resp.iter_content(_CHUNK):
+                        out.write(block)
+                        h.update(block)
+                        verifier.feed(block)
+                        size += len(block)
+                except requests.RequestException as exc:  # dropped connection, timeout, bad chunking
+                    raise _Retryable(f"transfer interrupted: {type(exc).__name__}: {exc}") from None
                 if expected is not None and expected.isdigit() and int(expected) != size:
                     raise _Retryable(f"truncated transfer: {size} of {expected} bytes")
                 problem = verifier.finish()
                 if problem is not None:
                     raise ArchiveCorruptError(problem, path=url, day=day, sha256=h.hexdigest())
-                os.replace(tmp, target)
-                ok = True
-            finally:
-                if not ok:
-                    with contextlib.suppress(OSError):
-                        os.unlink(tmp)
 
 
 def _progress_enabled(progress: bool | None) -> bool:

@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from ..addresses import IPV4_DTYPE, IPV6_DTYPE
 from ..errors import DatabaseFormatError
-from ..provenance import DatabaseInfo, sha256_file
+from ..provenance import sha256_file
 from .ranges import FamilyRanges, RangeTable, TableBackend, clean_countries
 
 __all__ = ["CsvRangeBackend", "looks_like_range_csv"]
@@ -128,16 +128,8 @@ class CsvRangeBackend(TableBackend):
         self._build_date = date
         self._table, bad, layout = _parse(text, name)
         self.nonstandard_codes = bad
-        fams = ", ".join(f"IPv{f}" for f in sorted(self._table.families))
-        self._info = DatabaseInfo(
-            kind=self.kind,
-            name=name,
-            sha256=sha256,
-            build_date=date,
-            ranges=len(self._table),
-            families=self._table.families,
-            description=f"CSV range table ({layout}; {fams})" + (f"; {note}" if note else ""),
-        )
+        desc = f"CSV range table ({layout}; {self._families_label})"
+        self._info = self._table_info(self.kind, name, sha256, date, desc, note)
 
 
 def _stated_date(text: str, name: str) -> dt.date | None:

@@ -37,7 +37,7 @@ import numpy.typing as npt
 from ..addresses import IPV4_DTYPE, IPV6_DTYPE
 from ..countries import COUNTRY_DTYPE
 from ..errors import DatabaseFormatError
-from ..provenance import DatabaseInfo, sha256_file
+from ..provenance import sha256_file
 from .ranges import FamilyRanges, RangeTable, TableBackend, clean_countries
 
 __all__ = ["IP2LocationBackend", "looks_like_ip2location_bin"]
@@ -174,17 +174,8 @@ class IP2LocationBackend(TableBackend):
         self._table = RangeTable(v4=v4, v6=v6)
         self._build_date = header.date
         self.nonstandard_codes = dict(sorted(bad.items()))
-        fams = ", ".join(f"IPv{f}" for f in sorted(self._table.families))
-        desc = f"IP2Location BIN DB{header.db_type} ({header.columns} columns, {fams})"
-        self._info = DatabaseInfo(
-            kind=self.kind,
-            name=name,
-            sha256=sha256,
-            build_date=header.date,
-            ranges=len(self._table),
-            families=self._table.families,
-            description=desc + (f"; {note}" if note else ""),
-        )
+        desc = f"IP2Location BIN DB{header.db_type} ({header.columns} columns, {self._families_label})"
+        self._info = self._table_info(self.kind, name, sha256, header.date, desc, note)
 
     # -- tables ---------------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ tables by reading the binary search tree directly (https://maxmind.github.io/Max
 3. the frontier is kept in address order and, when wide, walked as consecutive slices, each
    slice's networks sorted and joined (adjacent networks of one country) and appended, so the
    tables come out in address order with about one slice of networks in flight (the first open
-   of the 7.4 MB DB-IP Lite file peaks at about 2.3x the file size, see docs/perf-backends.md).
+   of the 7.4 MB DB-IP Lite file peaks at about 1.9x the file size, see docs/perf-backends.md).
 
 The flattened tables can be cached on disk as ``.npz`` (plain arrays, never pickles) keyed by the
 file's SHA-256 and the country field, so a later open is a single ``np.load``.
@@ -37,7 +37,6 @@ import datetime as dt
 import itertools
 import mmap
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, cast
@@ -47,6 +46,7 @@ import numpy as np
 import numpy.typing as npt
 from maxminddb.decoder import Decoder
 
+from .._io import atomic_binary
 from ..addresses import IPV4_DTYPE, IPV6_DTYPE
 from ..countries import COUNTRY_DTYPE
 from ..errors import DatabaseFormatError
@@ -218,8 +218,8 @@ class _Codes:
 
 # entries of one walk step are (start hi, start lo, prefix length, country index), sorted by start
 _Entries = tuple[_Col64, _Col64, npt.NDArray[np.uint8], npt.NDArray[np.uint16]]
-_SPLIT_NODES: Final = 1 << 15  # a frontier wider than this is walked as _GROUPS separate slices
-_SPLIT_ENTRIES: Final = 1 << 15  # ... and so is one that has collected more networks than this
+_SPLIT_NODES: Final = 1 << 14  # a frontier wider than this is walked as _GROUPS separate slices
+_SPLIT_ENTRIES: Final = 1 << 14  # ... and so is one that has collected more networks than this
 _GROUPS: Final = 4
 
 
@@ -268,9 +268,10 @@ class _Walker:
     def _part(self, nodes: _Col32, hi: _Col64, lo: _Col64, depth: int, carried: _Entries | None) -> None:
         """Walk the subtrees of ``nodes`` (consecutive, at ``depth``) to the bottom; ``carried``
         are networks found earlier that lie in this slice's address span."""
-        bits, nc = self.bits, self.tree.node_count
+        bits = self.bits
         parts: list[_Entries] = [carried] if carried is not None and len(carried[0]) else []
         found = len(carried[0]) if carried is not None else 0
+        carried = None  # (held by parts only: a split frees it)
         stepped = False
         while len(nodes):
             if depth >= bits:
@@ -283,33 +284,46 @@ class _Walker:
                 raise DatabaseFormatError(
                     f"{self.name}: mmdb search tree visits more nodes than it holds (a cycle?)"
                 )
-            left, right = self.tree.children(nodes)
-            child = np.empty(2 * len(nodes), dtype=np.uint32)
-            child[0::2], child[1::2] = left, right
-            del left, right
-            c_hi, c_lo = np.repeat(hi, 2), np.repeat(lo, 2)
-            pos = bits - 1 - depth  # bit position of this level's choice
-            if pos >= 64:
-                c_hi[1::2] |= _U64(1 << (pos - 64))
-            else:
-                c_lo[1::2] |= _U64(1 << pos)
+            nodes, hi, lo, level = self._step(nodes, hi, lo, depth)
             depth += 1
-            is_data = child > nc
-            if is_data.any():
-                cid = self.codes.classify(child[is_data])
-                sel = np.flatnonzero(is_data)[cid != 0]
-                if len(sel):
-                    parts.append((c_hi[sel], c_lo[sel], np.full(len(sel), depth, np.uint8), cid[cid != 0]))
-                    found += len(sel)
-            inner = child < nc
-            if self.alias >= 0:
-                is_alias = child == self.alias
-                if is_alias.any():
-                    self.alias_parts.append((c_hi[is_alias], c_lo[is_alias], depth))
-                    inner &= ~is_alias
-            nodes, hi, lo = child[inner], c_hi[inner], c_lo[inner]
+            if level is not None:
+                parts.append(level)
+                found += len(level[0])
+                level = None
             stepped = True
         self._emit(self._sorted(parts))
+
+    def _step(
+        self, nodes: _Col32, hi: _Col64, lo: _Col64, depth: int
+    ) -> tuple[_Col32, _Col64, _Col64, _Entries | None]:
+        """One tree level: the inner children (next frontier, in address order) and the data
+        networks found at ``depth + 1`` (its temporaries die here, not in a caller's frame)."""
+        nc = self.tree.node_count
+        left, right = self.tree.children(nodes)
+        child = np.empty(2 * len(nodes), dtype=np.uint32)
+        child[0::2], child[1::2] = left, right
+        del left, right
+        c_hi, c_lo = np.repeat(hi, 2), np.repeat(lo, 2)
+        pos = self.bits - 1 - depth  # bit position of this level's choice
+        if pos >= 64:
+            c_hi[1::2] |= _U64(1 << (pos - 64))
+        else:
+            c_lo[1::2] |= _U64(1 << pos)
+        level: _Entries | None = None
+        is_data = child > nc
+        if is_data.any():
+            cid = self.codes.classify(child[is_data])
+            located = cid != 0
+            sel = np.flatnonzero(is_data)[located]
+            if len(sel):
+                level = (c_hi[sel], c_lo[sel], np.full(len(sel), depth + 1, np.uint8), cid[located])
+        inner = child < nc
+        if self.alias >= 0:
+            is_alias = child == self.alias
+            if is_alias.any():
+                self.alias_parts.append((c_hi[is_alias], c_lo[is_alias], depth + 1))
+                inner &= ~is_alias
+        return child[inner], c_hi[inner], c_lo[inner], level
 
     def _split(self, nodes: _Col32, hi: _Col64, lo: _Col64, depth: int, parts: list[_Entries]) -> None:
         entries = self._sorted(parts)
@@ -631,14 +645,13 @@ class MMDBBackend(TableBackend):
                         break
                     node = tree.left(node)
                 root4 = node
-            if self.ip_version == 4 or root4 < node_count:
-                # (the IPv4 subtree first: its table is the smaller one to hold while walking IPv6)
-                flat.v4 = _Walker(tree, codes, 32, -1, budget, name).run(root4)
-            if self.ip_version == 6:
+            if self.ip_version == 6:  # (the larger table first: its assembly peaks higher)
                 walker6 = _Walker(tree, codes, 128, root4 if root4 < node_count else -1, budget, name)
                 flat.v6 = walker6.run(0)
                 flat.aliases = walker6.aliases()
                 del walker6
+            if self.ip_version == 4 or root4 < node_count:
+                flat.v4 = _Walker(tree, codes, 32, -1, budget, name).run(root4)
         finally:
             del tree  # releases the view of the file's buffer (an mmap can then be closed)
         if codes.raw and not any(codes.raw):
@@ -716,12 +729,5 @@ class _Flat:
         arrays["alias_hi"], arrays["alias_lo"], arrays["alias_len"] = self.aliases
         arrays["bad_codes"] = np.array([k.encode("utf-8") for k in self.bad], dtype=np.bytes_).reshape(-1)
         arrays["bad_counts"] = np.array(list(self.bad.values()), dtype=np.int64)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=path.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **cast(dict[str, Any], arrays))
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_binary(path, suffix=".npz", make_parents=True) as f:
+            np.savez(f, **cast(dict[str, Any], arrays))

@@ -12,11 +12,11 @@ import datetime as dt
 import gzip
 import hashlib
 import os
-import tempfile
 import zlib
 from pathlib import Path
 from typing import Final
 
+from .._io import atomic_write_bytes
 from ..errors import DatabaseFormatError
 from ..provenance import sha256_file
 from .base import GeoBackend
@@ -109,7 +109,7 @@ def open_database(
     else:
         cached = Path(cache_dir) / f"{sha}-{name.removesuffix('.gz').removesuffix('.GZ')}"
         if not cached.is_file():
-            _write_atomic(cached, _gunzip(p.read_bytes(), name))
+            atomic_write_bytes(cached, _gunzip(p.read_bytes(), name), make_parents=True)
         data = cached.read_bytes()
     note = f"gzip-compressed; decompressed content SHA-256 {hashlib.sha256(data).hexdigest()}"
     kind = _detect(data, name)
@@ -130,16 +130,3 @@ def _detect(data: bytes, name: str) -> str:
         return detect_kind(data)
     except DatabaseFormatError as exc:
         raise DatabaseFormatError(f"{name}: {exc}") from None
-
-
-def _write_atomic(target: Path, data: bytes) -> None:
-    """Write ``data`` to ``target`` through a temporary file in the same directory."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

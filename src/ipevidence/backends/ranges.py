@@ -13,13 +13,13 @@ only build the table and say what the file is.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from collections.abc import Mapping
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
 
+from .._util import address_column
 from ..addresses import IPV4_DTYPE, IPV6_DTYPE, parse_address
 from ..countries import COUNTRY_DTYPE, NOT_LOCATED, known_mask, normalize_country
 from ..errors import DatabaseFormatError, FamilyMismatchError, InvalidAddressError
@@ -266,6 +266,25 @@ class TableBackend:
     def describe(self) -> DatabaseInfo:
         return self._info
 
+    @property
+    def _families_label(self) -> str:
+        """The table's families for a description: ``"IPv4, IPv6"``."""
+        return ", ".join(f"IPv{f}" for f in sorted(self._table.families))
+
+    def _table_info(
+        self, kind: str, name: str, sha256: str, build_date: dt.date, description: str, note: str | None
+    ) -> DatabaseInfo:
+        """The :class:`DatabaseInfo` of the loaded ``_table`` (``note``, if any, ends the description)."""
+        return DatabaseInfo(
+            kind=kind,
+            name=name,
+            sha256=sha256,
+            build_date=build_date,
+            ranges=len(self._table),
+            families=self._table.families,
+            description=description + (f"; {note}" if note else ""),
+        )
+
     def __len__(self) -> int:
         return len(self._table)
 
@@ -292,12 +311,7 @@ class TableBackend:
         Raises :class:`InvalidAddressError` for a non-address and :class:`FamilyMismatchError` for
         a family the database lacks.
         """
-        addr = parse_address(ip)
-        if isinstance(addr, ipaddress.IPv4Address):
-            col: npt.NDArray[Any] = np.array([int(addr)], dtype=IPV4_DTYPE)
-        else:
-            col = np.frombuffer(addr.packed, dtype=IPV6_DTYPE)
-        code = self.lookup(col)[0]
+        code = self.lookup(address_column(parse_address(ip)))[0]
         return code.decode("ascii") if code else None
 
     def ranges_for(self, country: str, family: int = 4) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]:

@@ -11,29 +11,16 @@ import datetime as dt
 import ipaddress
 import os
 import struct
-import tempfile
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any, Final
 
+from .._io import atomic_write_bytes
 from ..countries import country_name, is_known_country
 
 __all__ = ["write_ip2location_bin", "write_mmdb"]
 
 #: columns of the BIN row (ip_from + fields) for the DB types the writer knows
 _BIN_COLUMNS: Final = {1: 2, 2: 3, 3: 4, 4: 5, 5: 6, 9: 8, 11: 9}
-
-
-def _atomic_write(path: str | os.PathLike[str], data: bytes) -> None:
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _cover(ranges: Sequence[tuple[int, int, str]], last: int) -> list[tuple[int, str]]:
@@ -113,7 +100,7 @@ def write_ip2location_bin(
         1,
         0,
     ).ljust(64, b"\0")
-    _atomic_write(path, bytes(header + table4 + table6 + strings))
+    atomic_write_bytes(path, bytes(header + table4 + table6 + strings))
 
 
 # --- MaxMind DB -------------------------------------------------------------------------------
@@ -255,4 +242,4 @@ def write_mmdb(
         ("record_size", _ctrl(5, 2) + record_size.to_bytes(2, "big")),
     ]
     meta_blob = _ctrl(7, len(typed)) + b"".join(_encode(k) + v for k, v in typed)
-    _atomic_write(path, bytes(tree) + bytes(16) + bytes(data_section) + _MARKER + meta_blob)
+    atomic_write_bytes(path, bytes(tree) + bytes(16) + bytes(data_section) + _MARKER + meta_blob)

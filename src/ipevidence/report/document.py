@@ -9,17 +9,16 @@ same bytes: no wall-clock time is written into it.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import html
 import os
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from .. import _io
 from .._version import __version__
 from ..defaults import DATABASE_ATTRIBUTION
 from ..jsonutil import canonical_json, to_jsonable
@@ -47,19 +46,11 @@ NO_ATTRIBUTION_NOTE = (
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same directory, then os.replace."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; a report is meant to be shared
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write ``data`` to ``path`` through a temporary file in the same directory, then os.replace.
+
+    Missing parent directories are created; the file gets mode 0644 (a report is meant to be shared).
+    """
+    _io.atomic_write_bytes(path, data, make_parents=True)
 
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:

@@ -7,6 +7,11 @@ every record as the archive reader must see it (columns like a DaySnapshot), the
 filter rule each record must fail (METHOD.md section 2; order status, coordinates, country,
 address, ASN) or none, probe-level labels, and the missing and corrupt days.
 
+Probes sit in real places: GeoNames cities of the shipped gazetteer drawn by population ** 0.7,
+each at least 15 km inside its country's 1:10m border (:func:`eligible_cities`), with a few km of
+jitter; each country has a pool of 10-60 access-network ASNs (:func:`asn_pool`). The built-in
+:data:`ANCHORS` remain as the fallback for countries without an eligible city.
+
 Phenomena: DHCP reassignments (runs of days on one address), returns to an earlier address,
 probes whose declared country changes (some keeping their address), non-Connected statuses,
 missing/invalid coordinates (null, absent, strings, out of range), coordinates planted in ANOTHER
@@ -20,14 +25,12 @@ from __future__ import annotations
 
 import bz2
 import concurrent.futures as cf
-import contextlib
 import datetime as dt
 import functools
 import ipaddress
 import os
 import socket
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
 
@@ -36,25 +39,30 @@ import msgspec
 import numpy as np
 import numpy.typing as npt
 
+from .._io import atomic_write_bytes
 from ..addresses import format_ipv4, global_mask_v4, global_mask_v6
 from ..archive.parse import STATUS_NAMES
 from ..archive.snapshot import DaySnapshot, ProbeStatus
 from ..archive.source import date_range, relative_path
-from ..countries import all_countries, known_mask
+from ..countries import all_countries, is_known_country, known_mask
 
 __all__ = [
     "ANCHORS",
+    "BORDER_CLEARANCE_KM",
     "CLOUD_PROVIDERS",
     "DEFAULT_COUNTRY_WEIGHTS",
     "FILTER_RULES_V4",
     "FILTER_RULES_V6",
     "Anchor",
+    "EligibleCities",
     "SyntheticArchiveConfig",
     "SyntheticTruth",
     "TruthProbes",
     "TruthRecords",
+    "asn_pool",
     "day_payload",
     "default_address_ranges",
+    "eligible_cities",
     "generate_archive",
 ]
 
@@ -78,7 +86,8 @@ def _a(cc: str, *pts: tuple[float, float, str]) -> tuple[Anchor, ...]:
     return tuple(Anchor(cc, lat, lon, place) for lat, lon, place in pts)
 
 
-#: anchor points per country; a probe sits at one of its country's anchors plus <= 0.05 deg jitter
+#: anchor points per country, the fallback locations (``locations="anchors"`` or no eligible city): a
+#: probe sits at one of its country's anchors plus <= 0.05 deg jitter
 ANCHORS: Final[Mapping[str, tuple[Anchor, ...]]] = {
     "DE": _a("DE", (51.31, 9.48, "Kassel"), (50.98, 11.03, "Erfurt"), (49.79, 9.95, "Wuerzburg")),
     "FR": _a("FR", (47.08, 2.40, "Bourges"), (45.78, 3.08, "Clermont-Ferrand"), (48.86, 2.35, "Paris")),
@@ -148,6 +157,9 @@ CLOUD_PROVIDERS: Final[Mapping[str, tuple[int, tuple[str, ...]]]] = {
 }
 
 _MAX_JITTER: Final = 0.05
+#: a probe city must lie at least this far from every other country's polygon (Natural Earth 1:10m)
+BORDER_CLEARANCE_KM: Final = 15.0
+_KM_PER_DEG: Final = 111.195
 _ABSENT: Final = object()  # marks a key left out of the record
 _ARCHIVE_STATUS_INT: Final = {
     "Connected": 1,
@@ -220,12 +232,140 @@ def _draw(
 
 
 # ---------------------------------------------------------------------------------------------
+# probe locations and networks
+
+
+@attrs.frozen(eq=False)
+class EligibleCities:
+    """The gazetteer cities a country's probes may sit in (see :func:`eligible_cities`)."""
+
+    country: str
+    latitude: npt.NDArray[np.float64]
+    longitude: npt.NDArray[np.float64]
+    population: npt.NDArray[np.int64]
+    #: cities of the country in the gazetteer before the checks
+    candidates: int
+
+    def __len__(self) -> int:
+        return int(self.latitude.shape[0])
+
+
+@functools.cache
+def _parts_tree() -> tuple[Any, npt.NDArray[np.object_], npt.NDArray[np.bytes_]]:
+    import shapely
+
+    from ..geography import Borders
+
+    b = Borders.load("10m")
+    parts = np.array([b.part(i) for i in range(len(b))], dtype=object)
+    return shapely.STRtree(parts), parts, b.part_code
+
+
+def _inside_main(country: str, lat: npt.NDArray[np.float64], lon: npt.NDArray[np.float64]) -> Any:
+    """Points strictly inside a polygon of ``country``'s main territory (1:10m)."""
+    from ..geography import Borders, BorderStatus
+
+    b = Borders.load("10m")
+    code = np.full(lat.shape[0], country, dtype="S2")
+    chk = b.check(code, lat, lon, tolerance_km=0.0, main_territory=(country,))
+    return (chk.status == BorderStatus.INSIDE) & (b.locate(lat, lon) == code)
+
+
+@functools.cache
+def eligible_cities(country: str) -> EligibleCities:
+    """``country``'s GeoNames cities (the shipped gazetteer, :func:`ipevidence.coverage.load_gazetteer`)
+    that can host a probe: the point (rounded to 4 decimals, as Atlas publishes) lies inside the
+    country's main territory in Natural Earth 1:10m (status ``INSIDE``, not an overseas part), and no
+    polygon of another country lies within :data:`BORDER_CLEARANCE_KM` (checked conservatively: the
+    distance is measured in degrees scaled by the cosine of the highest latitude involved, which never
+    overstates it). Cached per process."""
+    import shapely
+
+    from ..coverage import load_gazetteer
+
+    gaz = load_gazetteer()
+    idx = gaz.of(country)
+    lat = np.round(gaz.latitude[idx], 4)
+    lon = np.round(gaz.longitude[idx], 4)
+    pop = gaz.population[idx]
+    n = int(idx.shape[0])
+    if n:
+        ok = _inside_main(country, lat, lon)
+        sel = np.flatnonzero(ok)
+        if sel.size:
+            tree, parts, codes = _parts_tree()
+            cos_hi = np.cos(
+                np.radians(np.minimum(np.abs(lat[sel]) + BORDER_CLEARANCE_KM / _KM_PER_DEG, 89.0))
+            )
+            dy = BORDER_CLEARANCE_KM / _KM_PER_DEG
+            dx = dy / cos_hi
+            pts = shapely.points(lon[sel], lat[sel])
+            boxes = shapely.box(lon[sel] - dx, lat[sel] - dy, lon[sel] + dx, lat[sel] + dy)
+            qi, ti = tree.query(boxes)
+            other = codes[ti] != country.encode("ascii")
+            qi, ti = qi[other], ti[other]
+            near = shapely.dwithin(parts[ti], pts[qi], dx[qi])
+            ok[sel[np.unique(qi[near])]] = False
+        lat, lon, pop = lat[ok], lon[ok], pop[ok]
+    return EligibleCities(country, lat, lon, pop.astype(np.int64), n)
+
+
+def asn_pool(country: str) -> npt.NDArray[np.uint32]:
+    """The ASNs of ``country``'s access networks: a deterministic pool whose size grows with the
+    country's city population (``20 * log10(population) - 115``, clipped to 10..60: about 10 for
+    Iceland, 40 for Germany, 50 for the USA), numbered ``200000 + 100 * country number + k`` (never a
+    cloud ASN). Probes pick from it with Zipf weights ``1 / (k + 1)`` (a few large ISPs)."""
+    from ..coverage import load_gazetteer
+
+    gaz = load_gazetteer()
+    pop = float(gaz.population[gaz.of(country)].sum())
+    size = int(np.clip(round(20.0 * np.log10(max(pop, 1.0)) - 115.0), 10, 60))
+    base = 200_000 + 100 * _country_number()[country]
+    return np.arange(base, base + size, dtype=np.uint32)
+
+
+def _locations(
+    rng: np.random.Generator, cfg: SyntheticArchiveConfig, country: str, k: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """``k`` probe locations in ``country``: gazetteer cities drawn with weight population **
+    ``population_exponent``, moved up to ``jitter_km`` (uniform in a disc) and kept only if the moved
+    point is still inside the country (else the city point); the anchors when no city is eligible or
+    ``locations="anchors"``."""
+    if k == 0:
+        return np.zeros(0), np.zeros(0)
+    cities = eligible_cities(country) if cfg.locations == "gazetteer" else None
+    if cities is None or len(cities) == 0:
+        if country not in ANCHORS:
+            raise ValueError(f"no eligible gazetteer city and no anchor for country {country}")
+        lat_a, lon_a = _jittered(rng, ANCHORS[country], k)
+        return np.asarray(lat_a, np.float64), np.asarray(lon_a, np.float64)
+    w = cities.population.astype(np.float64) ** cfg.population_exponent
+    pick = rng.choice(len(cities), size=k, p=w / w.sum())
+    clat, clon = cities.latitude[pick], cities.longitude[pick]
+    r = cfg.jitter_km * np.sqrt(rng.random(k))
+    theta = rng.uniform(0.0, 2.0 * np.pi, k)
+    lat = np.round(clat + r * np.cos(theta) / _KM_PER_DEG, 4)
+    lon = np.round(clon + r * np.sin(theta) / (_KM_PER_DEG * np.cos(np.radians(clat))), 4)
+    if cfg.jitter_km > 0:
+        ok = _inside_main(country, lat, lon)
+        lat = np.where(ok, lat, clat)
+        lon = np.where(ok, lon, clon)
+    else:
+        lat, lon = clat.copy(), clon.copy()
+    return lat, lon
+
+
+# ---------------------------------------------------------------------------------------------
 # configuration
 
 
 def _rate(_inst: object, attribute: attrs.Attribute[float], value: float) -> None:
     if not 0.0 <= value <= 1.0:
         raise ValueError(f"{attribute.name} must be within [0, 1], got {value}")
+
+
+def _str_tuple(values: Iterable[str]) -> tuple[str, ...]:
+    return tuple(values)
 
 
 def _default_countries() -> tuple[str, ...]:
@@ -245,10 +385,15 @@ class SyntheticArchiveConfig:
     record_shape: Literal["flat", "nested", "mixed"] = "flat"
     layout: Literal["tree", "flat"] = "tree"
     top_level: Literal["objects", "list", "mixed"] = "objects"
-    countries: tuple[str, ...] = attrs.field(factory=_default_countries, converter=tuple)
+    countries: tuple[str, ...] = attrs.field(factory=_default_countries, converter=_str_tuple)
     weights: tuple[float, ...] | None = None
     address_ranges: _AddressRanges | None = attrs.field(default=None, eq=False)
     first_probe_id: int = 1
+    #: where probes sit: ``gazetteer`` (population-weighted cities, see :func:`eligible_cities`) or
+    #: ``anchors`` (the built-in :data:`ANCHORS`, the fallback for countries without an eligible city)
+    locations: Literal["gazetteer", "anchors"] = "gazetteer"
+    population_exponent: float = 0.7
+    jitter_km: float = 3.0
     # probe-level shares
     ipv6_share: float = attrs.field(default=0.4, validator=_rate)
     cloud_share: float = attrs.field(default=0.03, validator=_rate)
@@ -260,6 +405,8 @@ class SyntheticArchiveConfig:
     dhcp_rate: float = attrs.field(default=0.03, validator=_rate)
     cloud_move_rate: float = attrs.field(default=0.3, validator=_rate)
     return_rate: float = attrs.field(default=0.3, validator=_rate)
+    #: per address change (new run) of a home probe: the probe also changes ISP (a new ASN)
+    isp_switch_rate: float = attrs.field(default=0.05, validator=_rate)
     # per record
     non_connected_rate: float = attrs.field(default=0.08, validator=_rate)
     bad_coordinates_rate: float = attrs.field(default=0.01, validator=_rate)
@@ -282,9 +429,17 @@ class SyntheticArchiveConfig:
             raise ValueError("end must not be before start")
         if self.n_probes < 1:
             raise ValueError("n_probes must be >= 1")
-        unknown = [c for c in self.countries if c not in ANCHORS]
+        unknown = [
+            c for c in self.countries if c not in ANCHORS and not (c.isupper() and is_known_country(c))
+        ]
         if unknown or not self.countries:
-            raise ValueError(f"countries must be non-empty and in ANCHORS; unknown: {unknown}")
+            raise ValueError(f"countries must be non-empty ISO 3166-1 alpha-2 codes; unknown: {unknown}")
+        if self.locations not in ("gazetteer", "anchors"):
+            raise ValueError(f"locations {self.locations!r}")
+        if not 0.0 <= self.population_exponent <= 2.0:
+            raise ValueError("population_exponent must be within [0, 2]")
+        if not 0.0 <= self.jitter_km <= 20.0:
+            raise ValueError("jitter_km must be within [0, 20] (cities keep 15 km from other countries)")
         if self.weights is not None and (
             len(self.weights) != len(self.countries) or min(self.weights) < 0 or sum(self.weights) <= 0
         ):
@@ -379,7 +534,7 @@ class TruthProbes:
     ``home_country``: declared country on its first day; ``final_country``: on its last day;
     ``country_changed`` with ``change_day`` (NaT if none) and ``change_keeps_address`` (the
     address is NOT reassigned on the change day); ``planted_outside_border``: its coordinates are
-    at an anchor of ``coordinate_country`` (another country) on every day; ``cloud`` with
+    in a place of ``coordinate_country`` (another country) on every day; ``cloud`` with
     ``cloud_asn`` (0 if not cloud) and ``cloud_provider``; ``has_ipv6``; ``first_day``/``last_day``:
     the interval in which it has records on the written days (churning probes exist only on part of
     the period; missing days have no records at all).
@@ -573,9 +728,9 @@ def _simulate(cfg: SyntheticArchiveConfig) -> _Sim:
     lon1 = np.zeros(n_p)
     for ci, cc in enumerate(countries):
         m = coord_country == ci
-        lat0[m], lon0[m] = _jittered(rng, ANCHORS[cc], int(m.sum()))
-        m = new_country == ci
-        lat1[m], lon1[m] = _jittered(rng, ANCHORS[cc], int(m.sum()))
+        lat0[m], lon0[m] = _locations(rng, cfg, cc, int(m.sum()))
+        m = (new_country == ci) & changer
+        lat1[m], lon1[m] = _locations(rng, cfg, cc, int(m.sum()))
 
     # --- address runs (DHCP): run id per (day, probe); returns to an earlier address
     rate = np.where(cloud, cfg.cloud_move_rate, cfg.dhcp_rate)
@@ -622,14 +777,22 @@ def _simulate(cfg: SyntheticArchiveConfig) -> _Sim:
     v6_bytes[:, 1] = (country_num[np.minimum(pool, n_c - 1)] & 0xFF).astype(np.uint8)
     v6_bytes[:, 2:] = rng.integers(0, 256, (n_r, 14), dtype=np.uint8)
     v6_run = v6_bytes.view("S16").reshape(n_r)[canon]
-    asn_pick = rng.integers(0, 3, n_p)
-    asn_pool = np.where(
-        pool < n_c,
-        20000 + country_num[np.minimum(pool, n_c - 1)] * 10 + asn_pick[sp],
-        np.array([CLOUD_PROVIDERS[p][0] for p in providers], np.int64)[
-            np.clip(pool - n_c, 0, len(providers) - 1)
-        ],
-    ).astype(np.uint32)
+    # ASNs: a home probe keeps its ISP's ASN across address changes; it switches ISP (a new draw from
+    # its country's pool) on a new run with ``isp_switch_rate`` and whenever its country changes
+    cloud_asn_of = np.array([CLOUD_PROVIDERS[p][0] for p in providers], np.int64)
+    asn_draw = np.zeros(n_r, np.int64)
+    for q in np.unique(pool).tolist():
+        sel = np.flatnonzero(pool == q)
+        if q < n_c:
+            asns = asn_pool(countries[q])
+            zipf = 1.0 / np.arange(1, asns.size + 1, dtype=np.float64)
+            asn_draw[sel] = asns[rng.choice(asns.size, size=sel.size, p=zipf / zipf.sum())]
+        else:
+            asn_draw[sel] = cloud_asn_of[q - n_c]
+    new_isp = (local == 0) | (rng.random(n_r) < cfg.isp_switch_rate)
+    new_isp[1:] |= pool[1:] != pool[:-1]
+    holder = np.maximum.accumulate(np.where(new_isp, np.arange(n_r), 0))
+    asn_pool_run = asn_draw[holder].astype(np.uint32)[canon]
 
     # --- records: every active probe on every written day, day-major, probe order within a day
     active = (day_idx >= first[None, :]) & (day_idx <= last[None, :]) & ~missing_mask[:, None]
@@ -641,7 +804,7 @@ def _simulate(cfg: SyntheticArchiveConfig) -> _Sim:
     lat = np.where(later, lat1[rp], lat0[rp])
     lon = np.where(later, lon1[rp], lon0[rp])
     v4 = addr_run[g]
-    asn4 = asn_pool[g]
+    asn4 = asn_pool_run[g]
     v6 = np.where(has_v6[rp], v6_run[g], np.zeros(1, "S16")[0])
     v6_ok = has_v6[rp].copy()
     asn6 = np.where(has_v6[rp], asn4, 0).astype(np.uint32)
@@ -984,19 +1147,6 @@ def _records_json(sim: _Sim, lo: int, hi: int, day: dt.date, as_list: bool) -> b
     return msgspec.json.encode(objs if as_list else {"objects": objs})
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-
-
 def _truth(
     cfg: SyntheticArchiveConfig, sim: _Sim, directory: Path | None, files: Mapping[dt.date, str]
 ) -> SyntheticTruth:
@@ -1030,7 +1180,7 @@ def generate_archive(directory: str | os.PathLike[str], config: SyntheticArchive
 
     def compress_write(path: Path, payload: bytes, truncate: bool) -> None:
         data = bz2.compress(payload, config.compresslevel)
-        _write_atomic(path, data[: len(data) // 2] if truncate else data)
+        atomic_write_bytes(path, data[: len(data) // 2] if truncate else data, make_parents=True)
 
     with cf.ThreadPoolExecutor(max_workers=2) as pool:
         futs: list[cf.Future[None]] = []

@@ -28,10 +28,11 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from ..addresses import IPV6_DTYPE, parse_address
+from .._util import address_dtype
+from ..addresses import IPV6_DTYPE
+from ..backends.ranges import RangeTable, TableBackend
 from ..countries import COUNTRY_DTYPE, NOT_LOCATED, normalize_country
 from ..coverage import load_gazetteer
-from ..errors import FamilyMismatchError
 from ..groundtruth import Funnel, FunnelStep, GroundTruth
 from ..provenance import DatabaseInfo
 
@@ -83,8 +84,12 @@ class Cell:
         return self.addresses - self.wrong - self.not_located
 
 
-class ErrorModelBackend:
-    """A GeoBackend answering from an explicit address -> country table (others: not located)."""
+class ErrorModelBackend(TableBackend):
+    """A GeoBackend answering from an explicit address -> country table (others: not located).
+
+    Each address is a one-address range of a :class:`~ipevidence.backends.ranges.RangeTable`; an
+    address given twice keeps its first country.
+    """
 
     def __init__(
         self,
@@ -98,57 +103,25 @@ class ErrorModelBackend:
         if family not in (4, 6):
             raise ValueError("family must be 4 or 6")
         order = np.argsort(addresses, kind="stable")
-        self._addresses = np.ascontiguousarray(addresses[order])
-        self._countries = np.asarray(countries, dtype=COUNTRY_DTYPE)[order]
-        self._family = family
+        sorted_addresses = np.ascontiguousarray(addresses[order])
+        sorted_countries = np.asarray(countries, dtype=COUNTRY_DTYPE)[order]
+        column = sorted_addresses.astype(address_dtype(family), copy=False)
+        first = np.ones(column.shape[0], dtype=np.bool_)
+        first[1:] = column[1:] != column[:-1]
+        single = (column[first], column[first], sorted_countries[first])
+        self._table = RangeTable(v4=single) if family == 4 else RangeTable(v6=single)
         self._build_date = build_date
-        self._name = name
-
-    @property
-    def build_date(self) -> dt.date:
-        return self._build_date
-
-    @property
-    def families(self) -> frozenset[int]:
-        return frozenset({self._family})
-
-    def lookup(self, addresses: npt.NDArray[Any]) -> npt.NDArray[np.bytes_]:
-        col = np.asarray(addresses)
-        want = np.dtype(np.uint32) if self._family == 4 else IPV6_DTYPE
-        if col.dtype != want:
-            raise FamilyMismatchError(
-                f"this synthetic database holds IPv{self._family} only, got {col.dtype}"
-            )
-        out = np.zeros(col.shape[0], dtype=COUNTRY_DTYPE)
-        if self._addresses.shape[0] == 0:
-            return out
-        idx = np.minimum(np.searchsorted(self._addresses, col), self._addresses.shape[0] - 1)
-        hit = self._addresses[idx] == col
-        out[hit] = self._countries[idx[hit]]
-        return out
-
-    def country(self, ip: str) -> str | None:
-        addr = parse_address(ip)
-        if addr.version != self._family:
-            raise FamilyMismatchError(f"{ip}: this synthetic database holds IPv{self._family} only")
-        if self._family == 4:
-            col: npt.NDArray[Any] = np.array([int(addr)], dtype=np.uint32)
-        else:
-            col = np.frombuffer(addr.packed, dtype=IPV6_DTYPE).copy()
-        code = self.lookup(col)[0]
-        return None if code == NOT_LOCATED else bytes(code).decode("ascii")
-
-    def describe(self) -> DatabaseInfo:
+        self.nonstandard_codes = {}
         h = hashlib.sha256()
-        h.update(np.ascontiguousarray(self._addresses).tobytes())
-        h.update(np.ascontiguousarray(self._countries).tobytes())
-        return DatabaseInfo(
+        h.update(sorted_addresses.tobytes())
+        h.update(np.ascontiguousarray(sorted_countries).tobytes())
+        self._info = DatabaseInfo(
             kind="synthetic",
-            name=self._name,
+            name=name,
             sha256=h.hexdigest(),
-            build_date=self._build_date,
-            ranges=int(self._addresses.shape[0]),
-            families=self.families,
+            build_date=build_date,
+            ranges=int(sorted_addresses.shape[0]),
+            families=frozenset({family}),
             description="synthetic database with a known error model (ipevidence.synthetic.errormodel)",
         )
 

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
+import ipaddress
 import os
-import tempfile
 from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
@@ -36,8 +37,9 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from .._io import atomic_text
 from ..addresses import IPV4_DTYPE, IPV6_DTYPE, format_ipv4
-from ..backends.ranges import RangeTable
+from ..backends.ranges import RangeTable, TableBackend
 from ..countries import COUNTRY_DTYPE
 from ..provenance import DatabaseInfo
 from ..tamper.model import LogTable
@@ -97,32 +99,39 @@ EVENTS: Final = ("login", "view", "submit", "download")
 
 
 def _block_base(cidr: str) -> int:
-    a, b, _, _ = (int(x) for x in cidr.split("/")[0].split("."))
-    return (a << 24) | (b << 16)
+    return int(ipaddress.IPv4Network(cidr).network_address)
 
 
-def _haversine(a: tuple[float, float], b: tuple[float, float]) -> float:
-    la1, lo1, la2, lo2 = np.radians([a[0], a[1], b[0], b[1]])
-    h = np.sin((la2 - la1) / 2) ** 2 + np.cos(la1) * np.cos(la2) * np.sin((lo2 - lo1) / 2) ** 2
-    return float(2 * 6371.0088 * np.arcsin(np.sqrt(h)))
+_PLAN_INDEX: Final = {c: i for i, c in enumerate(_COUNTRIES)}
+
+
+@functools.cache
+def _capital_matrix() -> npt.NDArray[np.float64]:
+    """Great-circle km between the plan's capitals (plan country order; 0 on the diagonal)."""
+    from ..geography import haversine_km  # shapely loads only when a distance is needed
+
+    lat = np.array([PLAN_CAPITALS[c][0] for c in _COUNTRIES], dtype=np.float64)
+    lon = np.array([PLAN_CAPITALS[c][1] for c in _COUNTRIES], dtype=np.float64)
+    m = haversine_km(lat[:, None], lon[:, None], lat[None, :], lon[None, :])
+    np.fill_diagonal(m, 0.0)
+    return m
 
 
 def _capital_km(a: str, b: str) -> float:
-    return 0.0 if a == b else _haversine(PLAN_CAPITALS[a], PLAN_CAPITALS[b])
+    return float(_capital_matrix()[_PLAN_INDEX[a], _PLAN_INDEX[b]])
 
 
+@functools.cache
 def _plan_matrix() -> npt.NDArray[np.float64]:
-    k = len(_COUNTRIES)
-    m = np.zeros((k, k))
+    m = 0.6 * _capital_matrix()
     for i, a in enumerate(_COUNTRIES):
         for j, b in enumerate(_COUNTRIES):
-            if a != b and frozenset((a, b)) not in PLAN_NEIGHBOURS:
-                m[i, j] = 0.6 * _capital_km(a, b)
+            if frozenset((a, b)) in PLAN_NEIGHBOURS:
+                m[i, j] = 0.0
     return m
 
 
 _PLAN_CODES: Final = np.array(_COUNTRIES, dtype=COUNTRY_DTYPE)
-_PLAN_MATRIX: Final = _plan_matrix()
 
 
 def plan_distance_km(a: npt.NDArray[np.bytes_], b: npt.NDArray[np.bytes_]) -> npt.NDArray[np.float64]:
@@ -135,10 +144,10 @@ def plan_distance_km(a: npt.NDArray[np.bytes_], b: npt.NDArray[np.bytes_]) -> np
     ia = np.searchsorted(_PLAN_CODES, a).clip(0, len(_PLAN_CODES) - 1)
     ib = np.searchsorted(_PLAN_CODES, b).clip(0, len(_PLAN_CODES) - 1)
     ok = (_PLAN_CODES[ia] == a) & (_PLAN_CODES[ib] == b)
-    return np.where(ok, _PLAN_MATRIX[ia, ib], np.nan)
+    return np.where(ok, _plan_matrix()[ia, ib], np.nan)
 
 
-class PlanBackend:
+class PlanBackend(TableBackend):
     """A :class:`~ipevidence.backends.base.GeoBackend` over the address plan (IPv4 only)."""
 
     def __init__(self, build_date: dt.date = dt.date(2024, 1, 1), name: str = "synthetic-plan") -> None:
@@ -150,30 +159,12 @@ class PlanBackend:
             v4=(starts, starts + np.uint32(0xFFFF), np.array([r[1] for r in rows], dtype=COUNTRY_DTYPE))
         )
         self._build_date = build_date
-        self._name = name
-
-    @property
-    def build_date(self) -> dt.date:
-        return self._build_date
-
-    @property
-    def families(self) -> frozenset[int]:
-        return frozenset({4})
-
-    def lookup(self, addresses: npt.NDArray[Any]) -> npt.NDArray[np.bytes_]:
-        return self._table.lookup(addresses)
-
-    def country(self, ip: str) -> str | None:
-        a, b, c, d = (int(x) for x in ip.split("."))
-        code = self.lookup(np.array([(a << 24) | (b << 16) | (c << 8) | d], dtype=IPV4_DTYPE))[0]
-        return code.decode("ascii") if code else None
-
-    def describe(self) -> DatabaseInfo:
-        return DatabaseInfo(
+        self.nonstandard_codes = {}
+        self._info = DatabaseInfo(
             kind="synthetic",
-            name=self._name,
+            name=name,
             sha256="0" * 64,
-            build_date=self._build_date,
+            build_date=build_date,
             ranges=len(PLAN_BLOCKS) + 1,
             families=frozenset({4}),
             description="address plan of ipevidence.synthetic.logs",
@@ -184,10 +175,9 @@ class PlanNetwork:
     """Membership in one IPv4 CIDR block (the synthetic cloud): an :class:`~..tamper.AddressSet`."""
 
     def __init__(self, cidr: str = CLOUD_BLOCK) -> None:
-        base, bits = cidr.split("/")
-        a, b, c, d = (int(x) for x in base.split("."))
-        self._start = (a << 24) | (b << 16) | (c << 8) | d
-        self._end = self._start + (1 << (32 - int(bits))) - 1
+        net = ipaddress.IPv4Network(cidr)
+        self._start = int(net.network_address)
+        self._end = int(net.broadcast_address)
 
     def contains(self, addresses: npt.NDArray[Any]) -> npt.NDArray[np.bool_]:
         col = np.asarray(addresses)
@@ -458,16 +448,9 @@ def generate_log(
 
 
 # ------------------------------------------------------------------------------------------ writers
-def _atomic_write(path: str | os.PathLike[str], rows: Sequence[Sequence[str]]) -> None:
-    target = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(target)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            csv.writer(f).writerows(rows)
-        os.replace(tmp, target)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+def _write_csv_rows(path: str | os.PathLike[str], rows: Sequence[Sequence[str]]) -> None:
+    with atomic_text(path, newline="") as f:
+        csv.writer(f).writerows(rows)
 
 
 def _rows_of(log: SyntheticLog, services: Sequence[str] | None) -> npt.NDArray[np.int64]:
@@ -491,7 +474,7 @@ def write_csv(
     for k, i in enumerate(rows_idx.tolist()):
         when = dt.datetime.fromtimestamp(int(t.time[i]), dt.timezone.utc).isoformat()
         rows.append([when, t.accounts[t.account[i]], ips[k], t.services[t.service[i]], t.events[t.event[i]]])
-    _atomic_write(path, rows)
+    _write_csv_rows(path, rows)
     written: npt.NDArray[np.int64] = t.line[rows_idx].copy()
     return written
 
@@ -530,6 +513,6 @@ def write_moodle_csv(
                 ips[k],
             ]
         )
-    _atomic_write(path, rows)
+    _write_csv_rows(path, rows)
     written: npt.NDArray[np.int64] = t.line[rows_idx].copy()
     return written

@@ -102,6 +102,12 @@ class Finding:
         return tuple(e.entry.line for e in self.entries)
 
     @property
+    def _entry_count(self) -> str:
+        """``"1 entry"`` or ``"N entries"``, for explanations."""
+        n = len(self.entries)
+        return f"{n} {'entry' if n == 1 else 'entries'}"
+
+    @property
     def explanation(self) -> str:
         raise NotImplementedError
 
@@ -225,7 +231,7 @@ class HostingAddress(Finding):
         first = self.entries[0]
         return (
             f"Account {self.account!r} used address {self.address} ({self.network}) in "
-            f"{len(self.entries)} entr{'y' if len(self.entries) == 1 else 'ies'} from "
+            f"{self._entry_count} from "
             f"{self.start.isoformat()} to {self.end.isoformat()} (first at line {first.entry.line}). "
             f"A cloud, hosting or VPN address is located where the server stands, not where the user "
             f"is: its country ({_name(first.country)}) is no evidence of the user's location."
@@ -252,9 +258,8 @@ class NonPublicAddress(Finding):
 
     @property
     def explanation(self) -> str:
-        many = "entry" if len(self.entries) == 1 else "entries"
         return (
-            f"Account {self.account!r} has {len(self.entries)} {many} "
+            f"Account {self.account!r} has {self._entry_count} "
             f"from {self.address}, a {self.reason} address that is not globally routable (first at line "
             f"{self.entries[0].entry.line}). A public service should log the public address of its "
             f"client: an internal address means a proxy, a NAT inside the service, or an edited log, and "

@@ -132,6 +132,21 @@ def _codes(values: Sequence[str]) -> tuple[str, ...]:
     return tuple(values)
 
 
+#: the per-row columns of a :class:`LogTable` (the code tables and resolution are per table)
+_ROW_COLUMNS: Final[tuple[str, ...]] = (
+    "time",
+    "utc_offset",
+    "account",
+    "family",
+    "ipv4",
+    "ipv6",
+    "service",
+    "event",
+    "line",
+    "source",
+)
+
+
 @attrs.frozen(eq=False)
 class LogTable:
     """N log entries as numpy columns (see the module documentation for the layout)."""
@@ -154,7 +169,7 @@ class LogTable:
 
     def __attrs_post_init__(self) -> None:
         n = len(self.time)
-        for name in ("utc_offset", "account", "family", "ipv4", "ipv6", "service", "event", "line", "source"):
+        for name in _ROW_COLUMNS:
             if len(getattr(self, name)) != n:
                 raise ValueError(
                     f"LogTable column {name!r} has {len(getattr(self, name))} rows, expected {n}"
@@ -237,19 +252,7 @@ class LogTable:
     def take(self, index: npt.ArrayLike) -> LogTable:
         """The rows at ``index`` (an integer or boolean array), code tables kept."""
         idx = np.asarray(index)
-        return attrs.evolve(
-            self,
-            time=self.time[idx],
-            utc_offset=self.utc_offset[idx],
-            account=self.account[idx],
-            family=self.family[idx],
-            ipv4=self.ipv4[idx],
-            ipv6=self.ipv6[idx],
-            service=self.service[idx],
-            event=self.event[idx],
-            line=self.line[idx],
-            source=self.source[idx],
-        )
+        return attrs.evolve(self, **{name: getattr(self, name)[idx] for name in _ROW_COLUMNS})
 
     # ----------------------------------------------------------------------------------- reading
     def __len__(self) -> int:

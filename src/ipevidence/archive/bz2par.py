@@ -1,0 +1,271 @@
+"""bzip2 decompression of one file on several threads, block by block, with a safe fallback.
+
+A bzip2 stream is ``BZh`` + a level digit, then blocks that each start with the 48-bit magic
+``0x314159265359`` followed by the block's CRC, then the 48-bit end-of-stream magic
+``0x177245385090``, the stream's combined CRC and zero to seven padding bits. Blocks are not
+byte-aligned, but each one is independent: :func:`decompress` finds every block magic at any bit
+offset (for each of the eight bit shifts the file is shifted once with numpy and searched with
+``bytes.find``), cuts the bit stream at the magics, re-wraps every block as a standalone one-block
+stream (``BZh`` + the original level digit + the block's bits re-aligned to a byte boundary +
+end-of-stream magic + the block's own CRC, which is the combined CRC of a one-block stream) and
+decompresses the blocks concurrently in threads (CPython's ``_bz2`` releases the GIL while it
+decompresses). The pieces are joined in order.
+
+Correctness does not rest on the search. libbzip2 checks every block's CRC and every piece's
+stream CRC, the combined CRC recomputed from the block CRCs found must equal the file's own, every
+piece must end exactly at its end-of-stream marker, and any irregularity at all (no block found,
+fewer than two blocks, a false magic inside the compressed data, a second stream, bytes after the
+end-of-stream marker, an output beyond the size cap, a piece that libbzip2 rejects) makes
+:func:`decompress` answer with the plain sequential :func:`bunzip` instead, so the result and every
+error are exactly those of the sequential path.
+"""
+
+from __future__ import annotations
+
+import bz2
+import concurrent.futures as cf
+import itertools
+import os
+from collections.abc import Iterator
+from typing import Final
+
+import numpy as np
+
+__all__ = [
+    "DEFAULT_MAX_DECOMPRESSED",
+    "BlockLayout",
+    "bunzip",
+    "decompress",
+    "default_threads",
+    "find_blocks",
+]
+
+DEFAULT_MAX_DECOMPRESSED: Final = 2 * 2**30
+
+_BZ_MAGIC: Final = b"BZh"
+_BLOCK_MAGIC: Final = 0x314159265359
+_EOS_MAGIC: Final = 0x177245385090
+_BLOCK_MAGIC_BYTES: Final = _BLOCK_MAGIC.to_bytes(6, "big")
+_EOS_MAGIC_BYTES: Final = _EOS_MAGIC.to_bytes(6, "big")
+_MASK32: Final = 0xFFFFFFFF
+#: smallest possible block: magic + CRC + randomised bit + origPtr + symbol map + ... (far more
+#: than this; a cut closer than this to the next magic cannot be a real block)
+_MIN_BLOCK_BITS: Final = 48 + 32 + 1 + 24 + 16
+
+
+def default_threads() -> int:
+    """Threads for one file: two when the machine has them (bzip2 blocks scale, but the
+    day-level process pool is where more cores go)."""
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+# ---------------------------------------------------------------------------------------------
+# the sequential reference path (multi-stream files, as written by pbzip2, are accepted)
+
+
+def bunzip(raw: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> bytes:
+    """Decompress a complete bzip2 file; raise ValueError for truncated or trailing-garbage input
+    and for output beyond ``max_decompressed`` bytes (a bzip2 bomb)."""
+    parts: list[bytes] = []
+    total = 0
+    data = raw
+    while True:
+        dec = bz2.BZ2Decompressor()
+        try:
+            out = dec.decompress(data, max_length=max_decompressed - total + 1)
+        except OSError as exc:
+            raise ValueError(f"invalid bzip2 data ({exc})") from None
+        total += len(out)
+        if total > max_decompressed:
+            raise ValueError(f"decompresses to more than {max_decompressed} bytes (limit max_decompressed)")
+        parts.append(out)
+        if not dec.eof:
+            raise ValueError("truncated bzip2 stream (no end-of-stream marker)")
+        data = dec.unused_data
+        if not data:
+            break
+        if not data.startswith(_BZ_MAGIC):
+            if data.strip(b"\0"):
+                raise ValueError(f"{len(data)} bytes of trailing garbage after the bzip2 stream")
+            break
+    return parts[0] if len(parts) == 1 else b"".join(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# finding the blocks
+
+
+class _Irregular(ValueError):
+    """The file is not a plain single-stream bzip2 file that the block path can handle."""
+
+
+def _find_all(hay: bytes, needle: bytes) -> Iterator[int]:
+    i = hay.find(needle)
+    while i >= 0:
+        yield i
+        i = hay.find(needle, i + 1)
+
+
+def _magic_bits(data: bytes) -> tuple[list[int], list[int]]:
+    """Bit offsets (from the start of ``data``) of every block magic and end-of-stream magic."""
+    arr = np.frombuffer(data, dtype=np.uint8)
+    blocks: list[int] = []
+    eos: list[int] = []
+    for shift in range(8):
+        if shift == 0:
+            hay = data
+        else:
+            # byte i of the shifted string holds bits 8*i + shift ... 8*i + shift + 7 of ``data``
+            hi = (arr[:-1] << np.uint8(shift)).astype(np.uint8)
+            lo = arr[1:] >> np.uint8(8 - shift)
+            hay = (hi | lo).tobytes()
+        blocks.extend(8 * i + shift for i in _find_all(hay, _BLOCK_MAGIC_BYTES))
+        eos.extend(8 * i + shift for i in _find_all(hay, _EOS_MAGIC_BYTES))
+    blocks.sort()
+    eos.sort()
+    return blocks, eos
+
+
+def _bits(value: int, width: int, start: int, stop: int) -> int:
+    """Bits ``start`` .. ``stop`` - 1 (counted from the most significant end) of a ``width``-bit
+    integer, as an integer of ``stop - start`` bits."""
+    return (value >> (width - stop)) & ((1 << (stop - start)) - 1)
+
+
+class BlockLayout:
+    """Where the blocks of a single-stream bzip2 file are: ``starts[i]`` is the bit offset of block
+    i's magic, ``end`` the bit offset of the end-of-stream magic, ``crcs`` the block CRCs,
+    ``level`` the header's level digit (``b"9"``) and ``stream_crc`` the combined CRC."""
+
+    __slots__ = ("crcs", "end", "level", "starts", "stream_crc")
+
+    def __init__(self, level: bytes, starts: list[int], end: int, crcs: list[int], stream_crc: int) -> None:
+        self.level = level
+        self.starts = starts
+        self.end = end
+        self.crcs = crcs
+        self.stream_crc = stream_crc
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+
+def _bits_at(data: bytes, pos: int, n: int) -> int:
+    """The ``n`` bits of ``data`` starting at bit offset ``pos`` (most significant first)."""
+    first = pos // 8
+    last = (pos + n + 7) // 8
+    return _bits(
+        int.from_bytes(data[first:last], "big"), 8 * (last - first), pos - 8 * first, pos - 8 * first + n
+    )
+
+
+def find_blocks(data: bytes) -> BlockLayout:
+    """The block layout of a single-stream bzip2 file; raises ValueError when the file is anything
+    else (not bzip2, several streams, bytes after the end-of-stream marker, a magic found where no
+    block can start, block CRCs that do not combine into the stream CRC)."""
+    if len(data) < 14 or not data.startswith(_BZ_MAGIC) or data[3] not in b"123456789":
+        raise _Irregular("not a bzip2 header")
+    blocks, eos = _magic_bits(data)
+    nbits = 8 * len(data)
+    if len(eos) != 1:  # a second stream brings its own end-of-stream marker
+        raise _Irregular(f"{len(eos)} end-of-stream markers (several streams, or a false magic)")
+    end = eos[0]
+    # end-of-stream magic + 32-bit CRC + 0..7 padding bits end the file exactly
+    if not (nbits - 8 < end + 80 <= nbits):
+        raise _Irregular("bytes after the end-of-stream marker")
+    if any(
+        data[j + 3] in b"123456789" and data[j + 4 : j + 10] == _BLOCK_MAGIC_BYTES
+        for j in _find_all(data, _BZ_MAGIC)
+        if 0 < j < len(data) - 10
+    ):
+        raise _Irregular("a second bzip2 stream")
+    if not blocks or blocks[0] != 32:
+        raise _Irregular("no block right after the header")
+    if blocks[-1] >= end:
+        raise _Irregular("a block magic after the end-of-stream marker")
+    bounds = [*blocks, end]
+    if any(b - a < _MIN_BLOCK_BITS for a, b in itertools.pairwise(bounds)):
+        raise _Irregular("a block magic inside a block header")
+    crcs = [_bits_at(data, s + 48, 32) for s in blocks]
+    stream_crc = _bits_at(data, end + 48, 32)
+    combined = 0
+    for crc in crcs:
+        combined = (((combined << 1) | (combined >> 31)) & _MASK32) ^ crc
+    if combined != stream_crc:
+        raise _Irregular("block CRCs do not combine into the stream CRC (a false block magic?)")
+    return BlockLayout(data[3:4], blocks, end, crcs, stream_crc)
+
+
+def _piece(data: bytes, level: bytes, start: int, stop: int, crc: int) -> bytes:
+    """Bits ``start`` .. ``stop`` - 1 of ``data`` (one block, magic included) as a standalone
+    one-block bzip2 stream."""
+    first = start // 8
+    last = (stop + 7) // 8
+    chunk = int.from_bytes(data[first:last], "big")
+    width = 8 * (last - first)
+    length = stop - start
+    block = _bits(chunk, width, start - 8 * first, stop - 8 * first)
+    pad = (-(length + 80)) % 8
+    value = ((((block << 48) | _EOS_MAGIC) << 32 | crc) << pad) & ((1 << (length + 80 + pad)) - 1)
+    return _BZ_MAGIC + level + value.to_bytes((length + 80 + pad) // 8, "big")
+
+
+def _decompress_piece(piece: bytes, limit: int) -> bytes:
+    dec = bz2.BZ2Decompressor()
+    try:
+        out = dec.decompress(piece, max_length=limit + 1)
+    except (OSError, ValueError, EOFError) as exc:
+        raise _Irregular(f"piece rejected ({exc})") from None
+    if len(out) > limit or not dec.eof or dec.unused_data:
+        raise _Irregular("piece did not decompress to exactly one stream within the cap")
+    return out
+
+
+def _parallel(data: bytes, layout: BlockLayout, threads: int, max_decompressed: int) -> bytes:
+    bounds = [*layout.starts, layout.end]
+    pieces = [
+        (bounds[i], bounds[i + 1], layout.crcs[i])
+        for i in range(len(layout.starts))  # cut lazily below: memory stays ~ one window of pieces
+    ]
+    out: list[bytes] = []
+    total = 0
+    window = 2 * threads
+    with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bz2par") as pool:
+        futures: list[cf.Future[bytes]] = []
+        nxt = 0
+        try:
+            while len(out) < len(pieces):
+                while nxt < len(pieces) and len(futures) < window:
+                    start, stop, crc = pieces[nxt]
+                    piece = _piece(data, layout.level, start, stop, crc)
+                    futures.append(pool.submit(_decompress_piece, piece, max_decompressed - total))
+                    nxt += 1
+                part = futures.pop(0).result()
+                total += len(part)
+                if total > max_decompressed:
+                    raise _Irregular("size cap exceeded")
+                out.append(part)
+        finally:
+            for f in futures:
+                f.cancel()
+    return b"".join(out)
+
+
+def decompress(
+    data: bytes, *, threads: int, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED, min_blocks: int = 2
+) -> bytes:
+    """Decompress a complete bzip2 file, its blocks on ``threads`` threads.
+
+    The output, and every error (ValueError with the messages of :func:`bunzip`), are those of
+    :func:`bunzip`, which is used instead whenever ``threads`` < 2, the file has fewer than
+    ``min_blocks`` blocks, or anything about the file is irregular.
+    """
+    if threads < 2:
+        return bunzip(data, max_decompressed)
+    try:
+        layout = find_blocks(data)
+        if len(layout) < max(2, min_blocks):
+            raise _Irregular("too few blocks to gain from threads")
+        return _parallel(data, layout, threads, max_decompressed)
+    except _Irregular:
+        return bunzip(data, max_decompressed)
