@@ -238,3 +238,25 @@ def test_lr_input_errors() -> None:
         likelihood_ratio(1, 2, [0, 1], [3, 4], weights=[1])
     with pytest.raises(ValueError, match="zero-count"):
         likelihood_ratio(1, 2, [0], [3], zero_count="laplace")
+
+
+def test_directed_rounding_never_flatters() -> None:
+    from ipevidence.stats import percent_down, round_directed
+
+    assert percent_down(0.99996) == 99.99  # never shown as 100.00
+    assert percent_down(0.9871) == 98.71  # an exact figure is not pushed a step down
+    assert percent_down(None) is None
+    assert round_directed(4.001, 2, "up") == 4.01
+    assert round_directed(4.0, 2, "up") == 4.0
+    assert round_directed(2.345, 1, "nearest") == 2.3
+    with pytest.raises(ValueError, match="direction"):
+        round_directed(1.0, 2, "sideways")
+
+
+def test_criterion_text_is_rounded_against_passing() -> None:
+    from ipevidence.assessment import Criterion
+
+    fails = Criterion("hist_min", "accuracy", "Hist min", 0.949996, 0.95, ">=", False, unit="%")
+    assert fails.figure_text() == "94.99 %"  # not "95.00 %" next to a threshold of 95.00 %
+    over = Criterion("border", "geography", "border share", 0.100004, 0.10, "<=", False, unit="%")
+    assert over.figure_text() == "10.01 %"

@@ -31,7 +31,7 @@ from .errors import FamilyMismatchError, OutsideGroundTruthError
 from .groundtruth import GroundTruth
 from .jsonutil import to_jsonable
 from .provenance import DatabaseInfo
-from .stats import Interval, LikelihoodRatio, likelihood_ratio, proportion_interval
+from .stats import Interval, LikelihoodRatio, likelihood_ratio, proportion_interval, round_directed
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -54,7 +54,8 @@ NOT_LOCATED_LABEL = "not located"
 
 
 def _pct(x: float | None, digits: int = 2) -> str:
-    return "-" if x is None else f"{100 * x:.{digits}f}"
+    """A proportion as a percentage for display, rounded down (see :func:`stats.round_directed`)."""
+    return "-" if x is None else f"{round_directed(100 * x, digits, 'down'):.{digits}f}"
 
 
 # --------------------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from .groundtruth import GroundTruth
 from .jsonutil import canonical_json, to_jsonable
 from .networks import DEFAULT_CLOUD_ASNS as _NETWORK_CLOUD_ASNS
 from .networks import AsnTable, CloudRanges, NetworkClass, ProviderRanges, classify_address
-from .stats import INTERVAL_METHODS, LikelihoodRatio
+from .stats import INTERVAL_METHODS, LikelihoodRatio, percent_down, round_directed
 
 __all__ = [
     "DEFAULT_CLOUD_ASNS",
@@ -211,7 +211,10 @@ class Criterion:
         }
 
     def figure_text(self) -> str:
-        return _fmt(self.figure, self.unit)
+        """The figure as shown to a reader, rounded AGAINST passing: down for a ``>=`` test and up
+        for a ``<=`` test, so a shown figure never seems to meet a threshold the raw one misses."""
+        direction = {">=": "down", "<=": "up"}.get(self.comparison, "nearest")
+        return _fmt(self.figure, self.unit, direction=direction)
 
     def threshold_text(self) -> str:
         return _fmt(self.threshold, self.unit)
@@ -232,15 +235,17 @@ class Criterion:
 _PERCENT_CRITERIA: Final = frozenset({"hist_min", "hist_all", "population_coverage", "border_removed_share"})
 
 
-def _fmt(value: Any, unit: str = "") -> str:
+def _fmt(value: Any, unit: str = "", *, direction: str = "nearest") -> str:
     if value is None:
         return "n/a"
     if isinstance(value, bool):
         return "yes" if value else "no"
     if unit == "%" and isinstance(value, int | float):
-        return f"{100 * value:.2f} %"
+        return f"{round_directed(100 * value, 2, direction):.2f} %"
     if isinstance(value, float):
-        return f"{value:.4f}" if value < 1.0 else f"{value:,.2f}"
+        if value < 1.0:
+            return f"{round_directed(value, 4, direction):.4f}"
+        return f"{round_directed(value, 2, direction):,.2f}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -913,10 +918,10 @@ class EvidentialAssessor:
             rows.append(
                 (
                     ev.country,
-                    None if acc.hist_min is None else round(100 * acc.hist_min, 1),
-                    None if iv.estimate is None else round(100 * iv.estimate, 1),
-                    None if acc.hist_min_low is None else round(100 * acc.hist_min_low, 1),
-                    None if iv.low is None else round(100 * iv.low, 1),
+                    percent_down(acc.hist_min),
+                    percent_down(iv.estimate),
+                    percent_down(acc.hist_min_low),
+                    percent_down(iv.low),
                     acc.addresses,
                     ev.valid_geography,
                     ev.outcome == VALID,
@@ -941,6 +946,7 @@ class EvidentialAssessor:
                 f"Policy {p.name}: threshold {100 * p.threshold:g} % on "
                 f"{'lower bounds' if p.conservative else 'point estimates'} "
                 f"({100 * p.level:g} % {p.interval}).",
+                "Percentages are rounded down, so a shown figure never exceeds the measured one.",
                 "Each piece of evidence should still be assessed individually.",
             ),
         )

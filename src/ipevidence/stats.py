@@ -33,11 +33,37 @@ __all__ = [
     "LikelihoodRatio",
     "ZeroCountMethod",
     "likelihood_ratio",
+    "percent_down",
     "proportion_interval",
     "proportion_intervals",
+    "round_directed",
     "rule_of_three_upper",
     "verbal_scale",
 ]
+
+
+def round_directed(value: float, decimals: int, direction: str = "nearest") -> float:
+    """``value`` rounded to ``decimals`` places ``"down"``, ``"up"`` or to the ``"nearest"``.
+
+    Figures shown to a court are rounded against the conclusion they could support: accuracies
+    and lower bounds down, upper bounds up. Binary representation error (98.71 held as
+    98.70999...) is removed first, so an exact figure is not pushed a step.
+    """
+    factor = float(10**decimals)
+    scaled = round(value * factor, 6)
+    if direction == "down":
+        return math.floor(scaled) / factor
+    if direction == "up":
+        return math.ceil(scaled) / factor
+    if direction != "nearest":
+        raise ValueError(f"direction must be 'down', 'up' or 'nearest', not {direction!r}")
+    return round(value, decimals)
+
+
+def percent_down(value: float | None, decimals: int = 2) -> float | None:
+    """A proportion as a percentage rounded DOWN (99.996 % is shown as 99.99 %, never 100.00 %)."""
+    return None if value is None else round_directed(100 * value, decimals, "down")
+
 
 IntervalMethod = Literal["wilson", "clopper-pearson", "jeffreys"]
 ZeroCountMethod = Literal["jeffreys", "rule-of-three"]
@@ -131,8 +157,9 @@ class Interval:
         if self.estimate is None or self.low is None or self.high is None:
             return f"no data (0 of 0; {self.method})"
         return (
-            f"{100 * self.estimate:.2f} % ({self.successes:,} of {self.trials:,}; "
-            f"{100 * self.level:g} % {self.method} interval {100 * self.low:.2f}-{100 * self.high:.2f} %)"
+            f"{percent_down(self.estimate):.2f} % ({self.successes:,} of {self.trials:,}; "
+            f"{100 * self.level:g} % {self.method} interval {percent_down(self.low):.2f}-"
+            f"{round_directed(100 * self.high, 2, 'up'):.2f} %)"
         )
 
 

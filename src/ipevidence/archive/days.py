@@ -30,9 +30,12 @@ def parse_file(
     day: dt.date,
     cache_dir: str | None = None,
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    threads: int = 1,
 ) -> ParseOutcome:
     """Worker task (top-level so that process pools and Dask can ship it): read one archive file,
-    answer from the parsed-day cache when its SHA-256 is there, else parse it and store it."""
+    answer from the parsed-day cache when its SHA-256 is there, else parse it and store it.
+    ``threads`` is passed to :func:`parse_day`; 1 by default, so that a pool of N workers uses N
+    cores, not 2N."""
     with open(path, "rb") as fh:
         raw = fh.read()
     sha = hashlib.sha256(raw).hexdigest()
@@ -46,7 +49,7 @@ def parse_file(
         if known is not None:
             return ("corrupt", None, (known, sha))
     try:
-        snap = parse_day(raw, day, max_decompressed=max_decompressed)
+        snap = parse_day(raw, day, max_decompressed=max_decompressed, threads=threads)
     except ArchiveCorruptError as exc:
         if cache is not None and "max_decompressed" not in exc.reason:
             cache.put_corrupt(sha, exc.reason)  # a size-cap verdict depends on the cap: not cached
@@ -142,7 +145,7 @@ def iter_days(
         if path is None:
             e.final = (rec, None)
             return
-        args = (str(path), e.day, cache_dir, max_decompressed)
+        args = (str(path), e.day, cache_dir, max_decompressed, 1)
         if executor is None:
             e.final = _finish(rec, parse_file(*args))
         else:

@@ -8,13 +8,15 @@ missing for that record and counted as ``wrongtype_<field>``) and vectorised num
 when an element of the record list is not an object at all is the file decoded again record by
 record (``dropped_not_object``).
 
+A bzip2 file of several blocks is decompressed on two threads by default
+(:mod:`ipevidence.archive.bz2par`), with exactly the output and errors of the sequential path.
+
 A file that cannot be read whole (truncated bzip2, not JSON, an HTML page, no ``objects``) raises
 :class:`~ipevidence.errors.ArchiveCorruptError` carrying the file's SHA-256.
 """
 
 from __future__ import annotations
 
-import bz2
 import datetime as dt
 import hashlib
 import math
@@ -31,6 +33,8 @@ import numpy.typing as npt
 
 from ..errors import ArchiveCorruptError
 from ..provenance import ArchiveDay
+from . import bz2par
+from .bz2par import DEFAULT_MAX_DECOMPRESSED, bunzip, default_threads
 from .snapshot import DaySnapshot, ProbeStatus
 
 __all__ = [
@@ -46,8 +50,6 @@ __all__ = [
 
 #: bump whenever the columns produced for the same file could change (invalidates the parsed cache)
 PARSER_VERSION: Final = 1
-
-DEFAULT_MAX_DECOMPRESSED: Final = 2 * 2**30
 
 _BZ_MAGIC: Final = b"BZh"
 
@@ -103,38 +105,6 @@ def day_from_name(name: str) -> dt.date:
         except ValueError:
             continue
     raise ValueError(f"no YYYYMMDD date in file name {name!r}: pass day= explicitly")
-
-
-# ---------------------------------------------------------------------------------------------
-# bzip2 with a decompressed-size cap (multi-stream files, as written by pbzip2, are accepted)
-
-
-def bunzip(raw: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> bytes:
-    """Decompress a complete bzip2 file; raise ValueError for truncated or trailing-garbage input
-    and for output beyond ``max_decompressed`` bytes (a bzip2 bomb)."""
-    parts: list[bytes] = []
-    total = 0
-    data = raw
-    while True:
-        dec = bz2.BZ2Decompressor()
-        try:
-            out = dec.decompress(data, max_length=max_decompressed - total + 1)
-        except OSError as exc:
-            raise ValueError(f"invalid bzip2 data ({exc})") from None
-        total += len(out)
-        if total > max_decompressed:
-            raise ValueError(f"decompresses to more than {max_decompressed} bytes (limit max_decompressed)")
-        parts.append(out)
-        if not dec.eof:
-            raise ValueError("truncated bzip2 stream (no end-of-stream marker)")
-        data = dec.unused_data
-        if not data:
-            break
-        if not data.startswith(_BZ_MAGIC):
-            if data.strip(b"\0"):
-                raise ValueError(f"{len(data)} bytes of trailing garbage after the bzip2 stream")
-            break
-    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,12 +467,18 @@ def parse_day(
     day: dt.date | None = None,
     *,
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    threads: int | None = None,
 ) -> DaySnapshot:
     """Read one archive day (bzip2 JSON, or plain JSON when the bytes are not bzip2).
 
     ``data`` is the file's path or its raw bytes. The day defaults to the YYYYMMDD in the file
     name (required for bytes). Raises :class:`ArchiveCorruptError` (with the SHA-256 of the raw
     file) for anything that cannot be read whole; bad individual fields are counted instead.
+    ``threads`` (default: 2 where the machine has 2 cores, else 1) decompress a file of several
+    bzip2 blocks block by block in parallel (:mod:`ipevidence.archive.bz2par`; same output and
+    errors as the sequential path, which is used for 1 thread, single-block files and anything
+    irregular). Multi-day runs (:func:`~ipevidence.archive.iter_days`) pass ``threads=1``: their
+    parallelism is one process per day.
     """
     name: str | None = None
     path: str | None = None
@@ -523,8 +499,12 @@ def parse_day(
         return ArchiveCorruptError(reason, path=path, day=day, sha256=sha)
 
     if raw.startswith(_BZ_MAGIC):
+        n_threads = default_threads() if threads is None else max(1, int(threads))
         try:
-            text = bunzip(raw, max_decompressed)
+            if n_threads > 1:
+                text = bz2par.decompress(raw, threads=n_threads, max_decompressed=max_decompressed)
+            else:
+                text = bunzip(raw, max_decompressed)
         except ValueError as exc:
             raise fail(str(exc)) from None
     else:
