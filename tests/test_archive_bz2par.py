@@ -293,3 +293,20 @@ def test_workers_of_multi_day_runs_use_one_thread(
     with pytest.raises(AssertionError, match="pool worker"):
         parse_day(path, threads=2)
     assert parse_mod.bunzip is bz2par.bunzip  # parse.bunzip stays importable
+
+
+def test_parse_day_leaves_the_garbage_collector_as_found(days: dict[int, bytes]) -> None:
+    import gc
+
+    assert gc.isenabled()
+    try:
+        assert len(parse_day(days[9], DAY)) > 0
+        assert gc.isenabled()
+        with pytest.raises(ArchiveCorruptError):
+            parse_day(b'{"objects": [', DAY)
+        assert gc.isenabled()
+        gc.disable()
+        parse_day(days[9], DAY)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -3,21 +3,22 @@
 A bzip2 stream is ``BZh`` + a level digit, then blocks that each start with the 48-bit magic
 ``0x314159265359`` followed by the block's CRC, then the 48-bit end-of-stream magic
 ``0x177245385090``, the stream's combined CRC and zero to seven padding bits. Blocks are not
-byte-aligned, but each one is independent: :func:`decompress` finds every block magic at any bit
-offset (for each of the eight bit shifts the file is shifted once with numpy and searched with
-``bytes.find``), cuts the bit stream at the magics, re-wraps every block as a standalone one-block
-stream (``BZh`` + the original level digit + the block's bits re-aligned to a byte boundary +
-end-of-stream magic + the block's own CRC, which is the combined CRC of a one-block stream) and
-decompresses the blocks concurrently in threads (CPython's ``_bz2`` releases the GIL while it
-decompresses). The pieces are joined in order.
+byte-aligned, but each one is independent: :func:`decompress` finds every block magic at any bit offset
+(for each of the eight bit shifts, one ``bytes.find`` scan for the five or six whole bytes that a
+magic at that shift must put into the file, each hit then checked bit-exact), cuts the bit stream
+at the magics, re-wraps every block as a standalone one-block stream (``BZh`` + the original level
+digit + the block's bits re-aligned to a byte boundary + end-of-stream magic + the block's own
+CRC, which is the combined CRC of a one-block stream) and decompresses the blocks concurrently in
+threads (CPython's ``_bz2`` releases the GIL while it decompresses). The pieces are joined in
+order.
 
 Correctness does not rest on the search. libbzip2 checks every block's CRC and every piece's
 stream CRC, the combined CRC recomputed from the block CRCs found must equal the file's own, every
 piece must end exactly at its end-of-stream marker, and any irregularity at all (no block found,
 fewer than two blocks, a false magic inside the compressed data, a second stream, bytes after the
 end-of-stream marker, an output beyond the size cap, a piece that libbzip2 rejects) makes
-:func:`decompress` answer with the plain sequential :func:`bunzip` instead, so the result and every
-error are exactly those of the sequential path.
+:func:`decompress` answer with the plain sequential :func:`bunzip` instead, so the result and
+every error are exactly those of the sequential path.
 """
 
 from __future__ import annotations
@@ -28,8 +29,6 @@ import itertools
 import os
 from collections.abc import Iterator
 from typing import Final
-
-import numpy as np
 
 __all__ = [
     "DEFAULT_MAX_DECOMPRESSED",
@@ -106,24 +105,35 @@ def _find_all(hay: bytes, needle: bytes) -> Iterator[int]:
         i = hay.find(needle, i + 1)
 
 
+def _patterns(magic: int) -> list[tuple[int, bytes]]:
+    """For each bit shift ``s``, the whole bytes that a 48-bit magic starting at bit ``8 * i + s``
+    puts into the file: the 6 bytes at ``i`` for ``s = 0``, else the 5 bytes at ``i + 1`` (magic
+    bits ``8 - s`` .. ``47 - s``)."""
+    out = [(0, magic.to_bytes(6, "big"))]
+    out += [(s, ((magic >> s) & (2**40 - 1)).to_bytes(5, "big")) for s in range(1, 8)]
+    return out
+
+
+_BLOCK_PATTERNS: Final = _patterns(_BLOCK_MAGIC)
+_EOS_PATTERNS: Final = _patterns(_EOS_MAGIC)
+
+
+def _find_magic(data: bytes, magic: int, patterns: list[tuple[int, bytes]]) -> list[int]:
+    """Bit offsets of every occurrence of a 48-bit magic at any bit offset: one ``bytes.find``
+    scan per shift for the whole bytes the magic must contain, each hit then checked bit-exact."""
+    nbits = 8 * len(data)
+    found = []
+    for shift, pattern in patterns:
+        for j in _find_all(data, pattern):
+            pos = 8 * j if shift == 0 else 8 * (j - 1) + shift
+            if pos >= 0 and pos + 48 <= nbits and _bits_at(data, pos, 48) == magic:
+                found.append(pos)
+    return sorted(found)
+
+
 def _magic_bits(data: bytes) -> tuple[list[int], list[int]]:
     """Bit offsets (from the start of ``data``) of every block magic and end-of-stream magic."""
-    arr = np.frombuffer(data, dtype=np.uint8)
-    blocks: list[int] = []
-    eos: list[int] = []
-    for shift in range(8):
-        if shift == 0:
-            hay = data
-        else:
-            # byte i of the shifted string holds bits 8*i + shift ... 8*i + shift + 7 of ``data``
-            hi = (arr[:-1] << np.uint8(shift)).astype(np.uint8)
-            lo = arr[1:] >> np.uint8(8 - shift)
-            hay = (hi | lo).tobytes()
-        blocks.extend(8 * i + shift for i in _find_all(hay, _BLOCK_MAGIC_BYTES))
-        eos.extend(8 * i + shift for i in _find_all(hay, _EOS_MAGIC_BYTES))
-    blocks.sort()
-    eos.sort()
-    return blocks, eos
+    return _find_magic(data, _BLOCK_MAGIC, _BLOCK_PATTERNS), _find_magic(data, _EOS_MAGIC, _EOS_PATTERNS)
 
 
 def _bits(value: int, width: int, start: int, stop: int) -> int:
@@ -267,5 +277,5 @@ def decompress(
         if len(layout) < max(2, min_blocks):
             raise _Irregular("too few blocks to gain from threads")
         return _parallel(data, layout, threads, max_decompressed)
-    except _Irregular:
+    except (_Irregular, RuntimeError):  # RuntimeError: no threads to be had (interpreter shutdown)
         return bunzip(data, max_decompressed)

@@ -19,7 +19,7 @@ tables by reading the binary search tree directly (https://maxmind.github.io/Max
 3. the frontier is kept in address order and, when wide, walked as consecutive slices, each
    slice's networks sorted and joined (adjacent networks of one country) and appended, so the
    tables come out in address order with about one slice of networks in flight (the first open
-   of the 7.4 MB DB-IP Lite file peaks at about 1.9x the file size, see docs/perf-backends.md).
+   of the 7.4 MB DB-IP Lite file peaks at about 1.9x the file size, see docs/performance.md).
 
 The flattened tables can be cached on disk as ``.npz`` (plain arrays, never pickles) keyed by the
 file's SHA-256 and the country field, so a later open is a single ``np.load``.
