@@ -122,7 +122,7 @@ def test_likelihood_ratio_in_the_verdict_by_hand(case: ErrorModelCase) -> None:
     assert (lr.denominator.successes, lr.denominator.trials) == (16, 4000 + 1040 + 3200 + 50)
     assert lr.value == pytest.approx((3960 / 4000) / (16 / 8290))
     assert lr.basis == "conservative"
-    assert "support for the device was in AT" in lr.verbal
+    assert "support for the proposition that the device was in AT" in lr.verbal
 
 
 def test_lr_alternatives_from_the_policy(case: ErrorModelCase) -> None:

@@ -131,7 +131,10 @@ def test_report(ground_truth: Path, tmp_path: Path) -> None:
     html = (out_dir / "report.html").read_text(encoding="utf-8")
     checker = check_html(html)
     assert checker.images >= 4
-    assert "192.168.1.1: cannot be assessed" in html
+    assert "Addresses that cannot be assessed" in html
+    # the reason names the address once (not "192.168.1.1: cannot be assessed: '192.168.1.1': ...")
+    assert "&#x27;192.168.1.1&#x27;: not a globally routable address (private)" in html
+    assert "192.168.1.1: cannot be assessed" not in html
     assert DATABASE_ATTRIBUTION in html
     assert "How this was computed" in html
     data = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))

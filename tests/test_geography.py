@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -437,3 +438,131 @@ def test_build_tool_reproduces_the_shipped_110m_polygons() -> None:
     assert [codes[i] for i in order] == [c.decode() for c in shipped["part_code"].tolist()]
     coords = np.concatenate([r for i in order for r in quant[i]])
     assert np.array_equal(coords.astype(np.int32), shipped["coords"])
+
+
+# ------------------------------------------------------------------------------ main territories
+
+
+def _tool() -> object:
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "build_geography.py"
+    spec = importlib.util.spec_from_file_location("_build_geography", path)
+    assert spec is not None
+    assert spec.loader is not None
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_main_territory_distances_known_pairs() -> None:
+    # French Guiana makes France a neighbour of Brazil and Suriname; only the whole-country table sees it
+    assert country_distance_km("FR", "BR") == 0.0
+    assert country_distance_km("FR", "BR", territory="all") == 0.0
+    assert country_distance_km("FR", "BR", territory="main") > 5000
+    assert country_distance_km("FR", "SR", territory="main") > 5000
+    assert {"BR", "SR"} <= neighbours("FR")
+    assert neighbours("FR", territory="main") == frozenset({"AD", "BE", "CH", "DE", "ES", "IT", "LU", "MC"})
+    # land neighbours in Europe stay neighbours
+    for a, b in (("DE", "AT"), ("CZ", "SK"), ("FR", "ES"), ("US", "CA"), ("US", "MX")):
+        assert country_distance_km(a, b, territory="all") == 0.0
+        assert country_distance_km(a, b, territory="main") == 0.0
+    # the Caribbean Netherlands lie off Venezuela; Alaska faces Russia across the Bering Strait
+    assert country_distance_km("NL", "VE") < 100
+    assert country_distance_km("NL", "VE", territory="main") > 7000
+    assert country_distance_km("US", "RU") < 10
+    assert country_distance_km("US", "RU", territory="main") > 3000
+    # a strait stays a strait
+    assert country_distance_km("GB", "FR", territory="main") == country_distance_km("GB", "FR")
+    # the territories drawn inside France have rows of their own in the main table
+    assert country_distance_km("GF", "BR", territory="main") == 0.0
+    assert country_distance_km("GF", "FR", territory="main") > 5000
+    assert country_distance_km("RE", "FR", territory="main") > 8000
+    assert country_distance_km("RE", "FR") == 0.0  # whole countries: Réunion takes France's row
+    assert "BR" in neighbours("GF", territory="main")
+    assert country_distance_km("VA", "IT", territory="main") == 0.0
+    # the main-territory rule's known cost: Malaysia's largest part is on Borneo
+    assert country_distance_km("MY", "TH", territory="main") > 900
+    with pytest.raises(ValueError, match="territory"):
+        country_distance_km("FR", "BR", territory="overseas")
+    with pytest.raises(ValueError, match="territory"):
+        CountryDistances.load("whole")
+
+
+def test_main_territory_table_is_consistent_with_the_whole_country_table() -> None:
+    whole, main = CountryDistances.load("all"), CountryDistances.load("main")
+    assert whole is country_distance_matrix()
+    assert main is country_distance_matrix("main")
+    assert whole.territory == "all"
+    assert main.territory == "main"
+    assert main.describe()["territory"] == "main"
+    assert main.describe()["main_territory_km"] == 300.0
+    assert np.allclose(main.matrix, main.matrix.T)
+    assert (np.diag(main.matrix) == 0).all()
+    assert set(whole.codes.tolist()) < set(main.codes.tolist())
+    assert set(main.codes.tolist()) - set(whole.codes.tolist()) == {
+        c.encode() for c in ("BQ", "BV", "GF", "GP", "MQ", "RE", "SJ", "TK", "YT")
+    }
+    # a main territory is part of the whole country: never nearer (within the tables' 6 km error)
+    codes = main.codes
+    a, b = np.repeat(codes, len(codes)), np.tile(codes, len(codes))
+    dw, dm = country_distances(a, b), country_distances(a, b, territory="main")
+    assert not np.isnan(dw).any()
+    assert not np.isnan(dm).any()
+    assert (dm >= dw - 12.0).all()
+    nm = main.are_neighbours(a, b)
+    assert not (nm & ~whole.are_neighbours(a, b) & (a != b)).any()
+    # the pairs that stop being neighbours and end up far apart: exactly these three
+    far = (dw == 0) & (dm > 500) & np.isin(a, whole.codes) & np.isin(b, whole.codes) & (a < b)
+    assert sorted(zip(a[far].tolist(), b[far].tolist(), strict=True)) == [
+        (b"BR", b"FR"),
+        (b"FR", b"SR"),
+        (b"MY", b"TH"),
+    ]
+
+
+def test_build_tool_rebuilds_the_shipped_distance_tables(b10: Borders) -> None:
+    """tools/build_geography.py is deterministic: from the shipped 1:10m borders it rebuilds the
+    whole-country table exactly, and the main-territory rows of a sample of countries."""
+    from ipevidence.geography import _load_npz
+
+    tool: Any = _tool()
+    codes, geoms = tool.territory_geometries(b10, "all")
+    dist, neigh = tool.distance_table(geoms)
+    shipped = _load_npz("country-distances.npz")
+    assert codes == [c.decode() for c in shipped["codes"].tolist()]
+    assert dist.dtype == shipped["distance_km"].dtype
+    assert np.array_equal(dist, shipped["distance_km"])
+    assert np.array_equal(neigh, shipped["neighbours"])
+    # the main table: the same code, on main territories (a sample, to keep the test fast)
+    mcodes, mgeoms = tool.territory_geometries(b10, "main")
+    shipped_main = _load_npz("country-distances-main.npz")
+    assert mcodes == [c.decode() for c in shipped_main["codes"].tolist()]
+    pick = [
+        mcodes.index(c)
+        for c in ("AT", "BR", "DE", "FR", "GF", "MY", "NL", "RE", "RU", "SR", "TH", "US", "VE")
+    ]
+    sd, sn = tool.distance_table([mgeoms[i] for i in pick])
+    assert np.array_equal(sd, shipped_main["distance_km"][np.ix_(pick, pick)])
+    assert np.array_equal(sn, shipped_main["neighbours"][np.ix_(pick, pick)])
+    # main territories are the border check's own (Borders.part_main)
+    fr = mcodes.index("FR")
+    assert mgeoms[fr].equals(b10.geometry("FR", main_territory=True))
+    with pytest.raises(ValueError, match="territory"):
+        tool.territory_geometries(b10, "both")
+
+
+def test_min_chord_equals_brute_force() -> None:
+    """The branch-and-bound search gives exactly the k-d tree minimum over every point."""
+    from scipy.spatial import cKDTree
+
+    tool: Any = _tool()
+    rng = np.random.default_rng(5)
+    for n, m in ((1, 1), (3, 200), (150, 70), (1000, 513)):
+        p = rng.normal(size=(n, 3))
+        q = rng.normal(size=(m, 3)) + rng.normal(size=3)
+        p /= np.linalg.norm(p, axis=1)[:, None]
+        q /= np.linalg.norm(q, axis=1)[:, None]
+        tree = cKDTree(q)
+        assert tool.min_chord(tool.chunk_levels(p), tree) == float(tree.query(p, k=1)[0].min())

@@ -202,3 +202,13 @@ def test_counts_window_summary() -> None:
     assert "2015: 2" in text
     assert "status: 10 in" in text
     assert "cloud_asn:16509 1" in str(gt.removals)
+
+
+def test_load_of_a_non_npz_file_never_suggests_pickles(tmp_path: Path) -> None:
+    bad = tmp_path / "notes.npz"
+    bad.write_text("these are not columns\n" * 20)
+    with pytest.raises(GroundTruthFormatError) as exc:
+        GroundTruth.load(bad)
+    message = str(exc.value)
+    assert "not a ground-truth file" in message
+    assert "pickle" not in message.lower()

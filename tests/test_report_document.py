@@ -101,7 +101,7 @@ def test_table_renders_in_every_form() -> None:
     t = Table("T", ("a", "b"), [("x", 1.23456), (None, 123456)])
     md = t.to_markdown()
     assert "| a | b |" in md
-    assert "| x | 1.235 |" in md
+    assert "| x | 1.23 |" in md
     assert "| – | 123,456 |" in md
     assert t.to_dict() == {
         "title": "T",

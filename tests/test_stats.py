@@ -225,8 +225,23 @@ def test_lr_zero_false_positives_never_divides_by_zero() -> None:
 def test_lr_numerator_zero_supports_the_alternative() -> None:
     lr = likelihood_ratio(0, 1000, [500], [1000])
     assert lr.value == 0.0
-    assert lr.conservative == 0.0
-    assert "extremely strong support for the alternative" in lr.verbal
+    assert lr.low == 0.0
+    # the cautious end below 1 is the interval's UPPER end: Wilson upper of 0/1000 over the Wilson
+    # lower of 500/1000, about 1/122, so not "extremely strong" support for the alternative
+    assert lr.high is not None
+    assert lr.conservative == lr.high
+    assert 100 < 1 / lr.conservative < 1000
+    assert lr.verbal.startswith("moderately strong support for the alternative")
+
+
+def test_conservative_lr_is_the_interval_end_closest_to_one() -> None:
+    from ipevidence.stats import conservative_lr
+
+    assert conservative_lr(250.0, 900.0) == 250.0
+    assert conservative_lr(250.0, None) == 250.0
+    assert conservative_lr(0.001, 0.004) == 0.004
+    assert conservative_lr(0.5, 3.0) == 1.0  # the interval contains 1: no support either way
+    assert conservative_lr(0.5, None) == 1.0
 
 
 def test_lr_input_errors() -> None:

@@ -409,3 +409,11 @@ def test_cross_service_matches_slow_reference(rows: list[tuple[str, int, str, in
         got = {(f.account, line) for f in r.findings if f.kind == "cross_service" for line in f.lines}
     ref = _slow_cross_service([(acc, t, svc, PUBLIC[f"81.0.0.{last}"]) for acc, t, svc, last in rows], 3600)
     assert got == ref
+
+
+def test_generate_log_refuses_a_period_too_short_for_planted_cases() -> None:
+    from ipevidence.synthetic.logs import generate_log
+
+    with pytest.raises(ValueError, match="days must be at least 9"):
+        generate_log(accounts=12, entries=120, days=5, seed=2)
+    assert generate_log(accounts=12, entries=120, days=5, seed=2, planted=0) is not None

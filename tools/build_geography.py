@@ -8,11 +8,15 @@ countries as packaged by world-atlas 2.0.2) and writes, into ``src/ipevidence/da
   code of every part, its approximate area in km² and whether it belongs to the country's main
   territory (see docs/geography.md);
 * ``country-distances.npz``: the matrix of minimum border-to-border distances in km between every
-  pair of countries of the 1:10m borders, and the land-neighbour matrix.
+  pair of countries of the 1:10m borders (whole countries, overseas parts included), and the
+  land-neighbour matrix;
+* ``country-distances-main.npz``: the same on main territories (the ``part_main`` flags of
+  ``borders-10m.npz``, read back through ``ipevidence.geography.Borders``), with rows of their own
+  for the territories drawn inside another country (GF, GP, MQ, RE, YT, SJ, BQ, BV, TK).
 
 The installed package reads only these files, never ../shared. Run from the project root::
 
-    python tools/build_geography.py [--source ../shared/data/naturalearth]
+    python tools/build_geography.py [--source ../shared/data/naturalearth] [--distances-only]
 
 The output is deterministic (same input, same bytes apart from the zip timestamps numpy writes).
 """
@@ -359,59 +363,168 @@ def build_borders(src: Path, scale: str, out_dir: Path) -> tuple[list[str], list
     return codes, polys
 
 
-def build_distances(codes: list[str], polys: list[shapely.Polygon], out_dir: Path) -> None:
-    t0 = time.perf_counter()
-    uniq = sorted(set(codes))
-    n = len(uniq)
-    geoms = [shapely.multipolygons([p for p, c in zip(polys, codes, strict=True) if c == u]) for u in uniq]
+# chunk sizes of the distance search (points per chunk at each level; the last level is the points)
+_LEVELS: tuple[int, ...] = (64, 8, 1)
+_EPS = 1e-12
+
+
+def boundary_unit_points(geom: shapely.Geometry) -> npt.NDArray[np.float64]:
+    """Unit vectors of ``geom``'s boundary simplified to 0.01° and densified to 0.05° (the points the
+    distance table measures between)."""
+    simple = shapely.simplify(geom, 0.01, preserve_topology=True)
+    p = boundary_points([simple], 0.05)
+    if len(p) == 0:  # a tiny island that simplification removed: keep its exact shape
+        p = boundary_points([geom], 0.05)
+    return unit_vectors(p)
+
+
+Levels = list[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]]
+
+
+def chunk_levels(pts: npt.NDArray[np.float64]) -> Levels:
+    """Consecutive boundary points grouped into chunks of ``_LEVELS`` sizes: (centre, radius) per chunk
+    (the radius slightly enlarged, so float rounding never makes a bound too tight). The points are
+    padded with copies of the last one (which changes no minimum)."""
+    top = _LEVELS[0]
+    m = len(pts)
+    k = -(-m // top)
+    pad = np.concatenate([pts, np.repeat(pts[-1:], k * top - m, axis=0)])
+    out: Levels = []
+    for size in _LEVELS:
+        g = pad.reshape(-1, size, 3)
+        if size == 1:
+            out.append((g[:, 0, :], np.zeros(len(g))))
+            continue
+        c = g.mean(axis=1)
+        r = np.sqrt(((g - c[:, None, :]) ** 2).sum(-1)).max(axis=1)
+        out.append((c, r * (1.0 + 1e-9) + _EPS))
+    return out
+
+
+def min_chord(levels: Levels, tree: cKDTree) -> float:
+    """Exact minimum chord distance between the points of ``levels`` and the points in ``tree``.
+
+    Branch and bound over the chunks: a greedy descent gives an upper bound (a real point distance);
+    a chunk whose centre is farther than the bound plus its radius cannot hold a nearer point and is
+    skipped. The k-d tree queries are exact, so the result equals querying every point."""
+    fan = [1] + [_LEVELS[k - 1] // _LEVELS[k] for k in range(1, len(_LEVELS))]
+    c0, r0 = levels[0]
+    d0, _ = tree.query(c0, k=1)
+    best = int(np.argmin(d0))
+    dk = d0
+    for k in range(1, len(levels)):
+        kids = best * fan[k] + np.arange(fan[k])
+        dk, _ = tree.query(levels[k][0][kids], k=1)
+        best = int(kids[np.argmin(dk)])
+    up = float(dk.min())
+    cand = np.flatnonzero(d0 - r0 <= up + _EPS)
+    for k in range(1, len(levels)):
+        kids = (cand[:, None] * fan[k] + np.arange(fan[k])).ravel()
+        ck, rk = levels[k]
+        dk, _ = tree.query(ck[kids], k=1, distance_upper_bound=up + float(rk[kids].max()) + 2 * _EPS)
+        cand = kids[dk - rk[kids] <= up + _EPS]
+    return min(float(dk.min()), up)
+
+
+def distance_table(
+    geoms: list[shapely.Geometry],
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]:
+    """Minimum border-to-border distances (km, rounded to 0.1, float32) and the land-neighbour matrix
+    between the given geometries (one per country, in code order)."""
+    n = len(geoms)
     # land neighbours: the exact 1:10m shapes share a border (TopoJSON shared arcs)
     tree = shapely.STRtree(geoms)
     a, b = tree.query(geoms, predicate="intersects")
     neigh = np.zeros((n, n), dtype=np.bool_)
     neigh[a, b] = True
     np.fill_diagonal(neigh, False)
-    # distances: simplified (0.01°) boundaries densified to 0.05° on the unit sphere, nearest vertices
-    pts = []
-    for g in geoms:
-        simple = shapely.simplify(g, 0.01, preserve_topology=True)
-        p = boundary_points([simple], 0.05)
-        if len(p) == 0:  # a tiny island that simplification removed: keep its exact shape
-            p = boundary_points([g], 0.05)
-        pts.append(unit_vectors(p))
+    # distances: nearest vertices of the simplified, densified boundaries on the unit sphere
+    pts = [boundary_unit_points(g) for g in geoms]
     trees = [cKDTree(p) for p in pts]
+    levels = [chunk_levels(p) for p in pts]
     dist = np.zeros((n, n), dtype=np.float64)
     for i in range(n):
         for j in range(i + 1, n):
             if neigh[i, j]:
                 continue
-            # query the smaller set against the other tree
-            if len(pts[i]) <= len(pts[j]):
-                d, _ = trees[j].query(pts[i], k=1)
-            else:
-                d, _ = trees[i].query(pts[j], k=1)
-            dist[i, j] = dist[j, i] = float(chord_to_km(np.asarray([d.min()]))[0])
+            # chunk the smaller set, query the other's tree
+            s, o = (i, j) if len(pts[i]) <= len(pts[j]) else (j, i)
+            dist[i, j] = dist[j, i] = float(chord_to_km(np.asarray([min_chord(levels[s], trees[o])]))[0])
+    return np.round(dist, 1).astype(np.float32), neigh
+
+
+def territory_geometries(borders: Any, territory: str) -> tuple[list[str], list[shapely.Geometry]]:
+    """The codes and shapes a distance table is built on, from a :class:`ipevidence.geography.Borders`.
+
+    ``"all"``: every country with all its parts (the sovereign's overseas parts included).
+    ``"main"``: every country's main territory (``Borders.part_main``: the definition the border
+    check uses), plus one row of its own for every territory drawn inside another country
+    (``Borders.territories``: GF, GP, MQ, RE, YT, SJ, BQ, BV, TK), made of that territory's parts."""
+    codes = list(borders.countries)
+    if territory == "all":
+        return codes, [borders.geometry(c) for c in codes]
+    if territory != "main":
+        raise ValueError(f"territory must be 'all' or 'main', not {territory!r}")
+    rows = sorted(set(codes) | set(borders.territories))
+    geoms = [borders.geometry(c, main_territory=c not in borders.territories) for c in rows]
+    missing = [c for c, g in zip(rows, geoms, strict=True) if g is None]
+    if missing:
+        raise SystemExit(f"no main-territory shape for {missing}")
+    return rows, geoms
+
+
+_DISTANCE_INFO = {
+    "all": (
+        "country-distances.npz",
+        "0 for countries sharing a border; otherwise the great-circle distance between the "
+        "nearest vertices of the boundaries simplified to 0.01 degrees and densified to "
+        "0.05 degrees (error within about 6 km)",
+    ),
+    "main": (
+        "country-distances-main.npz",
+        "main territories only (each country's largest part plus, transitively, every part within "
+        "300 km of a main part; territories drawn inside another country, such as GF, RE, SJ, "
+        "their own rows): 0 for main territories sharing a border; otherwise the great-circle "
+        "distance between the nearest vertices of the boundaries simplified to 0.01 degrees and "
+        "densified to 0.05 degrees (error within about 6 km)",
+    ),
+}
+
+
+def build_distances(borders: Any, out_dir: Path, territory: str = "all") -> None:
+    """Write ``country-distances.npz`` (``territory="all"``) or ``country-distances-main.npz``."""
+    t0 = time.perf_counter()
+    codes, geoms = territory_geometries(borders, territory)
+    dist, neigh = distance_table(geoms)
+    name, method = _DISTANCE_INFO[territory]
+    info: dict[str, Any] = {
+        "source": "Natural Earth 4.1.0 admin-0 countries 10m via world-atlas 2.0.2",
+        "method": method,
+    }
+    if territory == "main":
+        info["territory"] = "main"
+        info["main_territory_km"] = borders.info.get("main_territory_km")
     atomic_savez(
-        out_dir / "country-distances.npz",
-        codes=np.asarray(uniq, dtype="S2"),
-        distance_km=np.round(dist, 1).astype(np.float32),
+        out_dir / name,
+        codes=np.asarray(codes, dtype="S2"),
+        distance_km=dist,
         neighbours=neigh,
-        info=np.asarray(
-            json.dumps(
-                {
-                    "source": "Natural Earth 4.1.0 admin-0 countries 10m via world-atlas 2.0.2",
-                    "method": "0 for countries sharing a border; otherwise the great-circle distance "
-                    "between the "
-                    "nearest vertices of the boundaries simplified to 0.01 degrees and densified to "
-                    "0.05 degrees (error within about 6 km)",
-                },
-                sort_keys=True,
-            )
-        ),
+        info=np.asarray(json.dumps(info, sort_keys=True)),
     )
     print(
-        f"country-distances: {n} countries, {int(neigh.sum()) // 2} neighbour pairs, "
+        f"{name}: {len(codes)} countries, {int(neigh.sum()) // 2} neighbour pairs, "
         f"{time.perf_counter() - t0:.1f} s"
     )
+
+
+def load_borders(path: Path) -> Any:
+    """The :class:`ipevidence.geography.Borders` of a written ``borders-10m.npz`` (the package's own
+    reader, so the main territory and the territories are exactly the border check's)."""
+    from ipevidence.geography import Borders
+
+    with np.load(path, allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    return Borders(data, "10m")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -419,15 +532,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data" / "naturalearth")
     ap.add_argument("--out", type=Path, default=ROOT / "src" / "ipevidence" / "data")
     ap.add_argument("--skip-distances", action="store_true")
+    ap.add_argument(
+        "--distances-only",
+        action="store_true",
+        help="rebuild only the distance tables, from the borders-10m.npz already in --out",
+    )
     args = ap.parse_args(argv)
-    codes10: list[str] = []
-    polys10: list[shapely.Polygon] = []
-    for scale in ("110m", "50m", "10m"):
-        codes, polys = build_borders(args.source, scale, args.out)
-        if scale == "10m":
-            codes10, polys10 = codes, polys
+    if not args.distances_only:
+        for scale in ("110m", "50m", "10m"):
+            build_borders(args.source, scale, args.out)
     if not args.skip_distances:
-        build_distances(codes10, polys10, args.out)
+        borders = load_borders(args.out / "borders-10m.npz")
+        for territory in ("all", "main"):
+            build_distances(borders, args.out, territory)
     return 0
 
 

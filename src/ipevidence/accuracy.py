@@ -31,7 +31,15 @@ from .errors import FamilyMismatchError, OutsideGroundTruthError
 from .groundtruth import GroundTruth
 from .jsonutil import to_jsonable
 from .provenance import DatabaseInfo
-from .stats import Interval, LikelihoodRatio, likelihood_ratio, proportion_interval, round_directed
+from .stats import (
+    Interval,
+    LikelihoodRatio,
+    likelihood_ratio,
+    percent_down,
+    proportion_interval,
+    round_directed,
+    verbal_scale,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -265,9 +273,11 @@ class CountryAccuracy:
                     y.addresses,
                     y.located,
                     y.correct,
-                    None if iv.estimate is None else round(100 * iv.estimate, 2),
-                    None if iv.low is None else round(100 * iv.low, 2),
-                    None if iv.high is None else round(100 * iv.high, 2),
+                    # rounded as Table 8 rounds (against the conclusion): estimate and lower bound
+                    # down, upper bound up, so the two tables show the same figures
+                    percent_down(iv.estimate),
+                    percent_down(iv.low),
+                    None if iv.high is None else round_directed(100 * iv.high, 2, "up"),
                 )
             )
         level = self.hist_all.accuracy.level
@@ -597,7 +607,7 @@ class LocatedGroundTruth:
             return None
         k_d = [int(m[i, oi]) if oi is not None else 0 for i in alt_idx]
         n_d = [int(row_tot[i]) for i in alt_idx]
-        return likelihood_ratio(
+        lr = likelihood_ratio(
             k_p,
             int(row_tot[ci]),
             k_d,
@@ -614,6 +624,9 @@ class LocatedGroundTruth:
             alternative_names=names,
             alternatives_without_data=missing,
         )
+        # ENFSI wording names the proposition: "... support for the proposition that the device was
+        # in DE", not "... support for the device was in DE".
+        return attrs.evolve(lr, verbal=verbal_scale(lr.reported, f"the proposition that {lr.hp}"))
 
     # -- geography helpers ---------------------------------------------------------------------
 
@@ -706,7 +719,7 @@ def naive_methods_table(
         diff = None
         if iv.estimate is not None and own.estimate is not None:
             diff = round(100 * (iv.estimate - own.estimate), 2)
-        est = None if iv.estimate is None else round(100 * iv.estimate, 2)
+        est = percent_down(iv.estimate)  # rounded down, as in Table 8 and the per-year tables
         return (method, used, est, iv.trials, diff)
 
     rows = (

@@ -224,6 +224,9 @@ class Criterion:
             return "not measured" if self.figure is None else "reported"
         if self.passed:
             return "pass"
+        if self.group == "data":
+            # too little ground truth: "insufficient data", which is not a negative finding
+            return "insufficient"
         return "FAIL" if self.required else "flag"
 
     def __str__(self) -> str:
@@ -355,10 +358,13 @@ class Verdict:
         parts = [self._headline()]
         parts.extend(f"{r[0].upper()}{r[1:]}." for r in self.reasons)
         if self.accuracy is not None:
-            parts.append(
-                f"Over {self.window[0]}-{self.window[1]} the database placed {self.accuracy.country} "
-                f"ground truth correctly: {self.accuracy}."
-            )
+            if self.accuracy.addresses:
+                parts.append(f"Accuracy of the database on the ground truth of {self.accuracy}.")
+            else:
+                parts.append(
+                    f"There is no ground truth of {self.accuracy.country} in {self.window[0]}-"
+                    f"{self.window[1]}, so the database's accuracy there is not measured."
+                )
         if self.likelihood_ratio is not None:
             parts.append(f"Likelihood ratio: {self.likelihood_ratio}.")
         net = "unknown ASN" if self.asn is None else f"AS{self.asn}"
@@ -392,6 +398,27 @@ class Verdict:
             f"database {db.get('name')} (built {db.get('build_date')}, SHA-256 {db.get('sha256')})._",
         ]
         return "\n".join(out) + "\n"
+
+    def to_pandas(self) -> Any:
+        """The criteria as a pandas DataFrame, one row per criterion (figure, threshold, result);
+        pandas is optional and imported only here."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            [
+                {
+                    "group": c.group,
+                    "criterion": c.description,
+                    "figure": c.figure,
+                    "threshold": c.threshold,
+                    "comparison": c.comparison,
+                    "required": c.required,
+                    "result": c.status(),
+                }
+                for c in self.criteria
+            ],
+            columns=["group", "criterion", "figure", "threshold", "comparison", "required", "result"],
+        )
 
     def _repr_html_(self) -> str:
         rows = "".join(
@@ -626,7 +653,7 @@ class EvidentialAssessor:
             Criterion(
                 "hist_min",
                 "accuracy",
-                f"Hist min, lowest yearly accuracy ({basis}, {min_year})",
+                f"Hist min, lowest yearly accuracy ({basis}{'' if min_year is None else f', {min_year}'})",
                 hist_min,
                 p.threshold,
                 ">=",
@@ -890,9 +917,9 @@ class EvidentialAssessor:
                     f"{c.description} is {c.figure_text()}, "
                     f"the policy requires {c.comparison} {c.threshold_text()}"
                 )
-        if family == 6 and any(c.failed for c in crit if c.group == "data"):
+        if any(c.failed for c in crit if c.group == "data"):
             out.append(
-                "IPv6 ground truth is too thin for this country and window: "
+                f"{'IPv6 ' if family == 6 else ''}ground truth is too thin for this country and window: "
                 "insufficient data, not a negative finding"
             )
         for c in crit:

@@ -397,7 +397,11 @@ def cmd_fetch(ctx: Context) -> int:
     ctx.console.result(f"days requested: {len(records)}")
     ctx.console.result(f"days available: {len(ok)}")
     ctx.console.result(f"days missing:   {len(missing)}" + _day_list(missing))
-    ctx.console.result(f"days corrupt:   {len(corrupt)}" + _day_list(corrupt))
+    if isinstance(source, src_mod.LocalArchive) and not corrupt:
+        # a local folder is not downloaded, so nothing checked its bzip2 streams: do not claim 0
+        ctx.console.result("days corrupt:   not checked (a local folder: 'build' checks each file it reads)")
+    else:
+        ctx.console.result(f"days corrupt:   {len(corrupt)}" + _day_list(corrupt))
     cache = getattr(source, "cache_dir", None)
     if cache is not None:
         ctx.console.result(f"cache: {cache}")
@@ -598,6 +602,13 @@ def cmd_tamper(ctx: Context) -> int:
     if a.max_speed <= 0:
         raise UsageError("--max-speed must be positive")
     read = read_log(ctx)
+    if read.entries == 0 and read.problem_count:
+        # every line malformed: the wrong --format (or --time-format), not a log without findings
+        first = read.problems[0].reason if read.problems else "malformed"
+        raise errors.LogFormatError(
+            f"{a.logfile}: no entry could be read as --format {a.format} ({read.problem_count:,} "
+            f"malformed lines; first: {first}): check --format and --time-format"
+        )
     analysis = require("ipevidence.tamper.analysis")
     backend = ctx.open_database()
     extra: dict[str, Any] = {}
@@ -612,10 +623,25 @@ def cmd_tamper(ctx: Context) -> int:
         more = " ..." if read.problem_count > 10 else ""
         ctx.console.warn(f"{read.problem_count} malformed lines in {a.logfile} (lines {lines}{more})")
     if a.json:
-        ctx.console.result(report.to_json().rstrip("\n"))
+        import json
+
+        from .jsonutil import canonical_json
+
+        # the database's licence requires its attribution wherever its data is used: in the JSON too
+        data = json.loads(report.to_json())
+        data["attribution"] = list(attribution_for(backend.describe()))
+        ctx.console.result(canonical_json(data).rstrip("\n"))
     else:
         if a.markdown:
-            ctx.console.result(report.to_markdown())
+            ctx.console.result(report.to_markdown().rstrip("\n"))
+            # a Markdown report is a document of its own: it carries the attribution, as reports do
+            credits = attribution_for(backend.describe())
+            if credits:
+                ctx.console.result("")
+                ctx.console.result("## Data attribution")
+                ctx.console.result("")
+                for credit in credits:
+                    ctx.console.result(f"- {credit}")
         else:
             ctx.console.result(str(report))
             for finding in report.findings:
@@ -664,7 +690,10 @@ def cmd_demo(ctx: Context) -> int:
             seed=a.seed,
         )
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        message = str(exc)
+        if message.split(" ", 1)[0] in ("probes", "years", "every", "seed"):
+            message = "--" + message  # name the option the user typed
+        raise UsageError(message) from None
     result = run_demo(config, log=ctx.console.info)
     ctx.console.result(str(result))
     ctx.console.info("timings (s): " + ", ".join(f"{k} {v:.1f}" for k, v in result.seconds.items()))

@@ -398,7 +398,7 @@ def run_demo(config: DemoConfig | None = None, *, log: Callable[[str], None] | N
             "This report was produced by 'ipevidence demo' on a GENERATED archive: its numbers show how "
             "the method works, not how accurate any real database is in any real country.",
             f"The generator wrote {len(truth.files):,} daily archive files for {cfg.probes:,} probes "
-            f"({start} to {end}, every {cfg.every}th day, one file deliberately corrupt). Probe "
+            f"({start} to {end}, every {_ordinal(cfg.every)} day, one file deliberately corrupt). Probe "
             f"addresses were drawn from the shipped database's own ranges for each probe's country, "
             f"except that {cfg.misplaced_share:.0%} of {cfg.misplaced_country}'s addresses were drawn "
             f"from ranges the database gives to {cfg.misplaced_into} (a planted database error, like "
@@ -415,7 +415,7 @@ def run_demo(config: DemoConfig | None = None, *, log: Callable[[str], None] | N
         assessor,
         cfg.evidence_date,
         countries=countries,
-        addresses=[(c.ip, c.claimed_country) for c in cases],
+        addresses=[(c.ip, c.claimed_country, c.asn) for c in cases],
         extra_sections=(about,),
         extra_provenance={"demo": cfg.to_dict()},
         title="ipevidence demo: evidential value of IP country location (generated archive)",
@@ -439,3 +439,9 @@ def run_demo(config: DemoConfig | None = None, *, log: Callable[[str], None] | N
         canonical_json({**result.to_dict(), "attribution": [DATABASE_ATTRIBUTION]}),
     )
     return result
+
+
+def _ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st, ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"

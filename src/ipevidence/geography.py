@@ -9,8 +9,9 @@ never reads the original TopoJSON at run time.
 * :class:`Borders` - ``Borders.load("10m")`` (cached per process), ``check`` (the section 5
   decision for whole columns), ``locate``, ``geometry``, ``overseas_parts``, ``area_km2``.
 * :func:`country_distance_km`, :func:`neighbours`, :func:`country_distances` (vectorised over two
-  ``S2`` columns), :class:`CountryDistances` - minimum border-to-border distances precomputed once
-  (``data/country-distances.npz``).
+  ``S2`` columns), :class:`CountryDistances` - minimum border-to-border distances precomputed once,
+  between whole countries (``territory="all"``, the default: ``data/country-distances.npz``) or
+  between main territories (``territory="main"``: ``data/country-distances-main.npz``).
 
 Coordinates are WGS 84 degrees: latitude first in every signature, longitude second.
 See docs/geography.md for every decision (uncoded Natural Earth entries, main territory, coasts).
@@ -42,6 +43,7 @@ __all__ = [
     "Borders",
     "CountryDistances",
     "Scale",
+    "Territory",
     "country_distance_km",
     "country_distance_matrix",
     "country_distances",
@@ -55,6 +57,12 @@ _KM_PER_DEG: Final = np.pi / 180.0 * EARTH_RADIUS_KM
 
 Scale = Literal["10m", "50m", "110m"]
 _SCALES: Final = ("10m", "50m", "110m")
+
+#: Which parts of a country the distance tables measure: ``"all"`` (whole countries, overseas parts
+#: included: France borders Brazil through French Guiana) or ``"main"`` (main territories only).
+Territory = Literal["all", "main"]
+_TERRITORIES: Final = ("all", "main")
+_DISTANCE_FILES: Final = {"all": "country-distances.npz", "main": "country-distances-main.npz"}
 
 # ISO codes that Natural Earth draws as part of another country: the territory code is accepted
 # for a point inside the sovereign's polygon when the polygon part is that territory. Assigned by
@@ -582,8 +590,13 @@ class CountryDistances:
 
     0 for countries sharing a land border (never "impossible travel"); otherwise the
     great-circle distance between the nearest points of the two borders (see docs/geography.md
-    for the method and its error, within about 6 km). Territories drawn inside another country
-    (RE, GF, SJ, ...) and VA take their sovereign's row: a documented approximation.
+    for the method and its error, within about 6 km).
+
+    ``territory`` says what a country is: ``"all"`` (default) the whole country with its overseas
+    parts (France and Brazil are neighbours through French Guiana; territories drawn inside
+    another country, RE, GF, SJ, ..., and VA take their sovereign's row), ``"main"`` only its main
+    territory (:attr:`Borders.part_main`: European France, the contiguous United States; the
+    territories drawn inside another country have rows of their own, VA takes Italy's).
     """
 
     def __init__(self, data: Mapping[str, npt.NDArray[Any]]) -> None:
@@ -591,6 +604,7 @@ class CountryDistances:
         self.matrix: npt.NDArray[np.float64] = np.asarray(data["distance_km"], dtype=np.float64)
         self._neigh: npt.NDArray[np.bool_] = np.asarray(data["neighbours"], dtype=np.bool_)
         self.info: dict[str, Any] = json.loads(str(data["info"]))
+        self.territory: Territory = "main" if self.info.get("territory") == "main" else "all"
         alias = {t: sov for t, (sov, _) in _TERRITORY_BOXES.items()} | dict(_ENCLOSED_BY)
         base = [c.decode() for c in self.codes.tolist()]
         pos = {c: i for i, c in enumerate(base)}
@@ -601,10 +615,10 @@ class CountryDistances:
         self._rows = np.asarray(rows, dtype=np.int64)[order]
 
     @classmethod
-    def load(cls) -> CountryDistances:
-        """The shipped matrix (cached per process)."""
+    def load(cls, territory: Territory | str = "all") -> CountryDistances:
+        """The shipped matrix for ``territory`` (``"all"`` default, or ``"main"``), cached per process."""
         with _LOAD_LOCK:
-            return _cached_distances()
+            return _cached_distances(_check_territory(territory))
 
     def index(self, column: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Matrix row of each code of an ``S2`` column; -1 for codes without border data."""
@@ -651,32 +665,47 @@ class CountryDistances:
         return out
 
     def describe(self) -> dict[str, Any]:
-        return {"countries": int(self.codes.shape[0]), **self.info}
+        return {"countries": int(self.codes.shape[0]), "territory": self.territory, **self.info}
+
+
+def _check_territory(territory: str) -> Territory:
+    if territory == "all":
+        return "all"
+    if territory == "main":
+        return "main"
+    raise ValueError(f"unknown territory {territory!r}: expected one of {', '.join(_TERRITORIES)}")
 
 
 @functools.cache
-def _cached_distances() -> CountryDistances:
-    return CountryDistances(_load_npz("country-distances.npz"))
+def _cached_distances(territory: Territory) -> CountryDistances:
+    return CountryDistances(_load_npz(_DISTANCE_FILES[territory]))
 
 
-def country_distance_km(a: str, b: str) -> float:
-    """Minimum border-to-border distance in km (0 for neighbours and for a == b)."""
-    return CountryDistances.load().distance(a, b)
+def country_distance_km(a: str, b: str, *, territory: Territory | str = "all") -> float:
+    """Minimum border-to-border distance in km (0 for neighbours and for a == b).
+
+    ``territory="all"`` (default) measures whole countries, overseas parts included (FR-BR is 0:
+    French Guiana); ``"main"`` measures main territories (FR-BR about 6,360 km)."""
+    return CountryDistances.load(territory).distance(a, b)
 
 
-def neighbours(code: str) -> frozenset[str]:
-    """Countries sharing a land border with ``code`` (1:10m Natural Earth)."""
-    return CountryDistances.load().neighbours(code)
+def neighbours(code: str, *, territory: Territory | str = "all") -> frozenset[str]:
+    """Countries sharing a land border with ``code`` (1:10m Natural Earth); with
+    ``territory="main"`` between main territories (France then has no BR or SR)."""
+    return CountryDistances.load(territory).neighbours(code)
 
 
-def country_distances(a: npt.ArrayLike, b: npt.ArrayLike) -> npt.NDArray[np.float64]:
+def country_distances(
+    a: npt.ArrayLike, b: npt.ArrayLike, *, territory: Territory | str = "all"
+) -> npt.NDArray[np.float64]:
     """Vectorised :func:`country_distance_km` over two ``S2`` columns; NaN for unknown codes.
 
-    Matches ``ipevidence.tamper``'s ``DistanceFunction`` signature.
+    Matches ``ipevidence.tamper``'s ``DistanceFunction`` signature (with the default territory;
+    bind ``territory="main"`` with :func:`functools.partial` for the other table).
     """
-    return CountryDistances.load().distances(a, b)
+    return CountryDistances.load(territory).distances(a, b)
 
 
-def country_distance_matrix() -> CountryDistances:
-    """The shipped :class:`CountryDistances` (codes, matrix, vectorised lookups)."""
-    return CountryDistances.load()
+def country_distance_matrix(territory: Territory | str = "all") -> CountryDistances:
+    """The shipped :class:`CountryDistances` (codes, matrix, vectorised lookups) for ``territory``."""
+    return CountryDistances.load(territory)

@@ -445,7 +445,12 @@ class GroundTruth:
             with np.load(path, allow_pickle=False) as npz:
                 arrays = {name: npz[name] for name in npz.files}
         except (zipfile.BadZipFile, ValueError, OSError, EOFError, KeyError) as exc:
-            raise GroundTruthFormatError(f"{where}: not a readable ground-truth file ({exc})") from exc
+            # numpy's own message for a non-npz file suggests loading it with pickles: never
+            # repeat that advice; say what the file is not.
+            raise GroundTruthFormatError(
+                f"{where}: not a ground-truth file (expected the .npz written by 'ipevidence build' "
+                f"or GroundTruth.save; {type(exc).__name__})"
+            ) from exc
         if "metadata" not in arrays:
             raise GroundTruthFormatError(f"{where}: no metadata member; not a ground-truth file")
         try:

@@ -9,7 +9,7 @@ every figure by hand:
   interval (NaN), never a division by zero;
 * :func:`rule_of_three_upper`: the one-sided upper bound of a proportion when nothing was observed;
 * :func:`likelihood_ratio`: LR = P(E | Hp) / P(E | Hd) from counts, with an interval and the
-  conservative LR (lower bound of the numerator over upper bound of the denominator);
+  conservative LR (the interval's end closest to 1, :func:`conservative_lr`);
 * :func:`verbal_scale`: the ENFSI (2015) verbal equivalents, with the reciprocal wording below 1.
 """
 
@@ -32,6 +32,7 @@ __all__ = [
     "IntervalMethod",
     "LikelihoodRatio",
     "ZeroCountMethod",
+    "conservative_lr",
     "likelihood_ratio",
     "percent_down",
     "proportion_interval",
@@ -228,15 +229,29 @@ def verbal_scale(lr: float | None, proposition: str = "the prosecution propositi
     return _NO_SUPPORT
 
 
+def conservative_lr(low: float, high: float | None) -> float:
+    """The end of an LR interval closest to 1: the weakest claim the data support either way.
+
+    When the whole interval lies above 1 this is its lower end, the lower bound of the numerator
+    over the upper bound of the denominator (METHOD.md section 9); when it lies below 1 it is the
+    upper end, so support for the ALTERNATIVE is not overstated either; an interval that contains 1
+    gives 1 (no support). ``high`` None means unbounded.
+    """
+    if low >= 1.0:
+        return low
+    if high is not None and high <= 1.0:
+        return high
+    return 1.0
+
+
 @attrs.frozen
 class LikelihoodRatio:
     """LR = P(E | Hp) / P(E | Hd) with its interval, conservative value and verbal equivalent.
 
     ``value`` is the point estimate, ``None`` when nothing supporting the alternative was observed
     (the point estimate is unbounded); ``low``/``high`` combine the two proportions' bounds
-    (``high`` is ``None`` when unbounded); ``conservative`` is the lower bound of the numerator over
-    the upper bound of the denominator (a zero count in the denominator uses ``zero_count``'s
-    bound), always finite. ``verbal`` words the value selected by ``basis``.
+    (``high`` is ``None`` when unbounded); ``conservative`` is the end of that interval closest to
+    1 (see :func:`conservative_lr`), always finite. ``verbal`` words the value selected by ``basis``.
     """
 
     numerator: Interval
@@ -387,7 +402,7 @@ def likelihood_ratio(
     value = None if den_point == 0 else (num.successes / num.trials) / den_point
     low = num.low / den_high
     high = None if den_low == 0 else num.high / den_low
-    conservative = num.low / den_high
+    conservative = conservative_lr(low, high)
     reported = conservative if basis == "conservative" or value is None else value
     names = tuple(alternative_names) if alternative_names else tuple(f"alt{i}" for i in range(len(ks)))
     return LikelihoodRatio(

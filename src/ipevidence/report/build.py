@@ -346,9 +346,12 @@ def evidence_report(
                 ),
                 tables=(
                     Table(
-                        f"Likelihood ratio that the database says C, {first}-{last}",
+                        f"Likelihood ratio of the observation 'the database says C', {first}-{last}",
                         ("Country", "LR", "Low", "High", "Conservative", "Verbal (ENFSI)"),
                         lr_rows,
+                        note="A dash in LR or High means unbounded: no ground-truth address of another "
+                        "country was placed in C, so the point estimate divides by zero. The verbal "
+                        "equivalent words the conservative LR.",
                     ),
                 ),
                 figures=lfigs,
@@ -403,7 +406,7 @@ def assessor_report(
     evidence_date: dt.date,
     *,
     countries: Sequence[str] | None = None,
-    addresses: Sequence[str | tuple[str, str | None]] = (),
+    addresses: Sequence[str | tuple[str, str | None] | tuple[str, str | None, int | None]] = (),
     notes: Sequence[str] = (),
     extra_sections: Sequence[Section] = (),
     extra_provenance: Mapping[str, Any] | None = None,
@@ -411,7 +414,8 @@ def assessor_report(
     figures: bool = True,
 ) -> Report:
     """A report from an :class:`~ipevidence.assessment.EvidentialAssessor`: Table 8 under its policy,
-    verdicts for ``addresses`` (an address, or an (address, claimed country) pair), and everything
+    verdicts for ``addresses`` (an address, an (address, claimed country) pair or an (address,
+    claimed country, AS number) triple, the ASN letting the cloud check run), and everything
     :func:`evidence_report` shows. An address that cannot be assessed (private, invalid, ...) is
     listed with the reason instead of stopping the report."""
     from ..errors import IpEvidenceError
@@ -423,11 +427,12 @@ def assessor_report(
     verdicts = []
     refused: list[str] = []
     for item in addresses:
-        ip, claimed = (item, None) if isinstance(item, str) else item
+        ip, claimed, asn = (item, None, None) if isinstance(item, str) else (*item, None)[:3]
         try:
-            verdicts.append(assessor.assess(ip, evidence_date, claimed_country=claimed))
+            verdicts.append(assessor.assess(ip, evidence_date, claimed_country=claimed, asn=asn))
         except IpEvidenceError as exc:
-            refused.append(f"{ip}: cannot be assessed: {exc}")
+            reason = str(exc)
+            refused.append(reason if ip in reason else f"{ip}: {reason}")
     sections = list(extra_sections)
     if refused:
         sections.insert(

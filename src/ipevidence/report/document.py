@@ -59,7 +59,9 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def format_cell(value: Cell) -> str:
-    """How a table cell is shown: None as an en dash, floats with up to 4 significant decimals."""
+    """How a table cell is shown: None as an en dash; floats with two decimals (as the text tables
+    show them, so 99.40 and 100.00 read the same in HTML, Markdown and text), thousands separated
+    from 1,000, and three significant digits below 0.01 (a small likelihood ratio)."""
     if value is None:
         return "–"
     if isinstance(value, bool):
@@ -69,7 +71,9 @@ def format_cell(value: Cell) -> str:
             return "–"
         if abs(value) >= 1000:
             return f"{value:,.0f}"
-        return f"{value:.4g}"
+        if value == 0 or abs(value) >= 0.01:
+            return f"{value:.2f}"
+        return f"{value:.3g}"
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
@@ -166,10 +170,15 @@ class Table:
     def __str__(self) -> str:
         cells = [list(self.columns)] + [[format_cell(v) for v in row] for row in self.rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(self.columns))]
+        # numbers are right-aligned; a column of words (a rule, a reason) reads left-aligned
+        numeric = [
+            i > 0 and all(isinstance(row[i], int | float) or row[i] is None for row in self.rows)
+            for i in range(len(self.columns))
+        ]
         lines = [self.title] if self.title else []
         for j, r in enumerate(cells):
             line = "  ".join(
-                c.ljust(w) if i == 0 or j == 0 else c.rjust(w)
+                c.rjust(w) if numeric[i] else c.ljust(w)
                 for i, (c, w) in enumerate(zip(r, widths, strict=True))
             )
             lines.append(line.rstrip())

@@ -289,6 +289,11 @@ def generate_log(
     n_bg = accounts - n_planted
     if n_bg < 1:
         raise ValueError("accounts must exceed the planted accounts (6 x planted)")
+    if planted and days < 9:
+        raise ValueError(
+            f"days must be at least 9 when cases are planted (got {days}): each planted case needs "
+            "3 days of ordinary history before it and 5 after"
+        )
     span = days * 86400
     t0 = int(start.timestamp())
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import attrs
 import numpy as np
@@ -39,6 +39,7 @@ __all__ = [
     "AddressSet",
     "AsnLookup",
     "DistanceFunction",
+    "DistanceTerritory",
     "TamperParameters",
     "TamperReport",
     "analyse",
@@ -47,6 +48,11 @@ __all__ = [
 
 #: Vectorised country distance: two ``S2`` columns of equal length -> km (``float64``).
 DistanceFunction = Callable[[npt.NDArray[np.bytes_], npt.NDArray[np.bytes_]], npt.NDArray[np.float64]]
+
+#: Which shipped distance table the default distance uses: whole countries (``"all"``, METHOD.md
+#: section 11's literal rule: France and Brazil are neighbours through French Guiana) or main
+#: territories (``"main"``: overseas parts left out, so such hops can be impossible).
+DistanceTerritory = Literal["all", "main"]
 
 
 class AsnLookup(Protocol):
@@ -77,6 +83,7 @@ class TamperParameters:
     asn_table: bool = False
     distance: str = ""
     distance_margin_km: float = 10.0
+    distance_territory: str = "all"
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -89,6 +96,7 @@ class TamperParameters:
             "asn_table": self.asn_table,
             "distance": self.distance,
             "distance_margin_km": self.distance_margin_km,
+            "distance_territory": self.distance_territory,
         }
 
 
@@ -105,13 +113,15 @@ def distance_matrix(codes: npt.NDArray[np.bytes_], distance_km: DistanceFunction
     return d
 
 
-def _default_distance() -> tuple[DistanceFunction, str]:
+def _default_distance(territory: DistanceTerritory = "all") -> tuple[DistanceFunction, str]:
     from .. import geography  # shapely and the border data load only when needed
 
-    info = geography.CountryDistances.load().describe()
+    table = geography.CountryDistances.load(territory)
+    info = table.describe()
     return (
-        geography.country_distances,
-        f"ipevidence.geography: {info.get('method', '')} ({info.get('source', '')})",
+        table.distances,
+        f"ipevidence.geography ({'main territories' if territory == 'main' else 'whole countries'}): "
+        f"{info.get('method', '')} ({info.get('source', '')})",
     )
 
 
@@ -401,6 +411,7 @@ def analyse(
     backend: GeoBackend | None = None,
     backends: Sequence[GeoBackend] | None = None,
     distance_km: DistanceFunction | None = None,
+    distance_territory: DistanceTerritory = "all",
     max_speed_kmh: float = 900.0,
     distance_margin_km: float = 10.0,
     cross_service_window: dt.timedelta = dt.timedelta(hours=1),
@@ -417,6 +428,11 @@ def analyse(
       flagged ``database_after``).
     * ``distance_km``: vectorised minimum border-to-border distance between two ``S2`` columns
       (default: :mod:`ipevidence.geography`); neighbours are 0 km, so never impossible travel.
+    * ``distance_territory`` chooses the default's table: ``"all"`` (default) measures whole
+      countries, overseas parts included, as METHOD.md section 11 reads (France borders Brazil
+      through French Guiana, so FR -> BR is never impossible); ``"main"`` measures main
+      territories (FR-BR about 6,360 km), finds more and so errs towards voiding evidence; its
+      findings say so and give the whole-country distance too. Only with the default distance.
     * impossible travel: consecutive located entries of one account in different countries whose
       distance, less ``distance_margin_km`` (the distance table's error allowance, default 10 km),
       exceeds ``max_speed_kmh`` x elapsed time (the elapsed time is lengthened by the log's
@@ -447,8 +463,15 @@ def analyse(
     cross_s = int(cross_service_window.total_seconds())
     if window_s <= 0 or cross_s < 0:
         raise ValueError("window must be positive and cross_service_window not negative")
+    if distance_territory not in ("all", "main"):
+        raise ValueError(f"distance_territory must be 'all' or 'main', not {distance_territory!r}")
+    whole_km: DistanceFunction | None = None
     if distance_km is None:
-        distance_km, distance_name = _default_distance()
+        distance_km, distance_name = _default_distance(distance_territory)
+        if distance_territory == "main":
+            whole_km = _default_distance("all")[0]
+    elif distance_territory != "all":
+        raise ValueError("distance_territory chooses a shipped distance table: not with distance_km=")
     else:
         distance_name = getattr(distance_km, "__qualname__", "custom distance function")
     if hosting_asns is None:
@@ -468,6 +491,7 @@ def analyse(
         asn_table=asn_table is not None,
         distance=distance_name,
         distance_margin_km=float(distance_margin_km),
+        distance_territory=distance_territory,
     )
 
     raw, sources = _as_table(entries)
@@ -558,11 +582,18 @@ def analyse(
             d = mat[inv[: len(a)], inv[len(a) :]]
             elapsed = (t.time[b] - t.time[a]) + res
             bad = (d - distance_margin_km) > max_speed_kmh * elapsed / 3600.0
-            for i, j, dist, el in zip(a[bad], b[bad], d[bad], elapsed[bad], strict=True):
+            whole = np.full(len(a), np.nan)
+            if whole_km is not None and np.any(bad):
+                whole[bad] = np.asarray(whole_km(country[a[bad]], country[b[bad]]), dtype=np.float64)
+            for i, j, dist, el, wd in zip(a[bad], b[bad], d[bad], elapsed[bad], whole[bad], strict=True):
                 rows = np.array([i, j], dtype=np.int64)
 
                 def make_it(
-                    fid: str, rows: npt.NDArray[np.int64] = rows, dist: float = float(dist), el: int = int(el)
+                    fid: str,
+                    rows: npt.NDArray[np.int64] = rows,
+                    dist: float = float(dist),
+                    el: int = int(el),
+                    wd: float | None = None if np.isnan(wd) else float(wd),
                 ) -> Finding:
                     return ImpossibleTravel(
                         id=fid,
@@ -572,6 +603,8 @@ def analyse(
                         elapsed_s=el,
                         max_speed_kmh=float(max_speed_kmh),
                         distance_margin_km=float(distance_margin_km),
+                        distance_territory=distance_territory,
+                        whole_country_km=wd,
                     )
 
                 raw_findings.append((key("impossible_travel", rows), make_it, rows))

@@ -140,6 +140,11 @@ class ImpossibleTravel(Finding):
     elapsed_s: int
     max_speed_kmh: float
     distance_margin_km: float = 0.0
+    distance_territory: str = "all"
+    """``"main"`` when ``distance_km`` is measured between main territories (overseas parts left out)."""
+    whole_country_km: float | None = None
+    """With ``distance_territory="main"``: the distance between the whole countries, overseas parts
+    included (0 for France and Brazil, neighbours through French Guiana)."""
 
     @property
     def required_speed_kmh(self) -> float:
@@ -162,18 +167,41 @@ class ImpossibleTravel(Finding):
             f"distance between the two countries is {self.distance_km:,.0f} km{margin}, but at "
             f"{self.max_speed_kmh:,.0f} km/h only {reach:,.0f} km can be covered in that time. One device "
             f"cannot have been in both places: at least one location is not where the account holder was "
-            f"(VPN or proxy, or the credentials used by someone else)."
+            f"(VPN or proxy, or the credentials used by someone else).{self._territory_note()}"
         )
+
+    def _territory_note(self) -> str:
+        if self.distance_territory != "main":
+            return ""
+        note = (
+            " The distance is measured between the two countries' main territories (distance territory "
+            "'main'): overseas parts and distant exclaves are left out."
+        )
+        if self.whole_country_km is None:
+            return note
+        note += (
+            f" Between the whole countries, overseas parts included, the distance is "
+            f"{self.whole_country_km:,.0f} km"
+        )
+        reach = self.max_speed_kmh * self.elapsed_s / 3600.0
+        if self.whole_country_km - self.distance_margin_km <= reach:
+            return note + (
+                ": this finding rests on leaving the overseas parts out; had either entry been in an "
+                "overseas part or exclave (coded with its sovereign's code), the travel would be possible."
+            )
+        return note + "."
 
     def _figures(self) -> dict[str, Any]:
         return {
             "countries": [self.entries[0].country, self.entries[-1].country],
             "distance_km": round(self.distance_km, 3),
             "distance_margin_km": self.distance_margin_km,
+            "distance_territory": self.distance_territory,
             "elapsed_s": self.elapsed_s,
             "max_speed_kmh": self.max_speed_kmh,
             "reachable_km": round(self.max_speed_kmh * self.elapsed_s / 3600.0, 3),
             "required_speed_kmh": None if self.elapsed_s <= 0 else round(self.required_speed_kmh, 3),
+            "whole_country_km": None if self.whole_country_km is None else round(self.whole_country_km, 3),
         }
 
 

@@ -38,6 +38,14 @@ def render_markdown(report: TamperReport, *, timelines: bool = True) -> str:
     out.append(f"- cloud/hosting ASNs: {', '.join(str(a) for a in sorted(p.hosting_asns)) or 'none'}")
     out.append(f"- network lists: {', '.join(p.networks) or 'none'}")
     out.append(f"- country distance: {p.distance}; margin {p.distance_margin_km:g} km")
+    out.append(
+        "- distance territory: "
+        + (
+            "main territories (overseas parts and distant exclaves left out)"
+            if p.distance_territory == "main"
+            else "whole countries (overseas parts included)"
+        )
+    )
     out.append(f"- ipevidence {__version__}")
     out += [
         "",
