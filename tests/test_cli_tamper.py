@@ -95,3 +95,25 @@ def test_rejects_an_html_range_file(log: SyntheticLog, tmp_path: Path) -> None:
     assert out.returncode == ExitCode.DATA_ERROR
     assert out.stderr.strip().startswith("ipevidence: error: ")
     assert "Traceback" not in out.stderr
+
+
+def test_tamper_distance_territory_option_is_recorded(tmp_path: Path) -> None:
+    log = tmp_path / "auth.log"
+    log.write_text(
+        "Mar  3 10:00:01 host sshd[1]: Accepted password for alice from 2.16.1.1 port 50000 ssh2\n"
+    )
+    for territory in ("all", "main"):
+        out = run(
+            "tamper",
+            str(log),
+            "--format",
+            "ssh",
+            "--year",
+            "2024",
+            "--json",
+            "-q",
+            "--distance-territory",
+            territory,
+        )
+        assert out.returncode == ExitCode.OK, out.stderr
+        assert json.loads(out.stdout)["parameters"]["distance_territory"] == territory

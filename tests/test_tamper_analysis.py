@@ -417,3 +417,48 @@ def test_generate_log_refuses_a_period_too_short_for_planted_cases() -> None:
     with pytest.raises(ValueError, match="days must be at least 9"):
         generate_log(accounts=12, entries=120, days=5, seed=2)
     assert generate_log(accounts=12, entries=120, days=5, seed=2, planted=0) is not None
+
+
+# ------------------------------------------------------------------------------ distance territory
+def test_distance_territory_with_the_shipped_tables() -> None:
+    places = {"81.0.0.1": "FR", "81.0.0.2": "BR", "81.0.0.3": "JP", "81.0.0.4": "GF"}
+    backend = DictBackend(places)
+    es = [
+        entry(0, "a", 1),
+        entry(30, "a", 2),  # FR -> BR: neighbours through French Guiana
+        entry(0, "b", 1),
+        entry(30, "b", 3),  # FR -> JP: impossible either way
+        entry(0, "c", 4),
+        entry(30, "c", 2),  # GF -> BR: neighbours in both tables
+    ]
+    whole = analyse(es, backend=backend)
+    assert [(f.account, f.lines) for f in whole.findings] == [("b", (0, 0))]
+    assert whole.parameters.distance_territory == "all"
+    assert whole.parameters.to_dict()["distance_territory"] == "all"
+    w = whole.findings[0]
+    assert isinstance(w, ImpossibleTravel)
+    assert w.whole_country_km is None
+    assert "main territories" not in w.explanation
+    assert w.to_dict()["figures"]["distance_territory"] == "all"
+    main = analyse(es, backend=backend, distance_territory="main")
+    got = {f.account: f for f in main.findings}
+    assert sorted(got) == ["a", "b"]
+    a, b = got["a"], got["b"]
+    assert isinstance(a, ImpossibleTravel)
+    assert isinstance(b, ImpossibleTravel)
+    assert a.whole_country_km == 0.0
+    assert "this finding rests on leaving the overseas parts out" in a.explanation
+    assert b.whole_country_km is not None
+    assert b.whole_country_km > 1000
+    assert b.distance_km >= b.whole_country_km
+    assert "rests on" not in b.explanation
+    assert "main territories" in b.explanation
+    assert b.to_dict()["figures"]["distance_territory"] == "main"
+    assert json.loads(main.to_json())["parameters"]["distance_territory"] == "main"
+
+
+def test_distance_territory_errors() -> None:
+    with pytest.raises(ValueError, match="distance_territory"):
+        run([entry(0, "a", 1)], distance_territory="main")  # with distance_km=: a custom function
+    with pytest.raises(ValueError, match="distance_territory"):
+        analyse([entry(0, "a", 1)], backend=DictBackend(PUBLIC), distance_territory="overseas")  # type: ignore[arg-type]

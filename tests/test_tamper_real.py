@@ -14,6 +14,7 @@ from ipevidence.networks import DEFAULT_CLOUD_ASNS, AsnTable, CloudRanges
 from ipevidence.synthetic.logs import PlanNetwork, generate_log
 from ipevidence.tamper import LogEntry
 from ipevidence.tamper.analysis import analyse
+from ipevidence.tamper.findings import ImpossibleTravel
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +96,45 @@ def test_real_asn_table_and_provider_ranges(lite: tuple[IP2LocationBackend, IP2L
     assert tl[2].asn is None  # not announced in the 2014 routing table: the ranges file catches it
     statuses = [w.status for w in r.windows("alice")]
     assert statuses == ["stands", "void", "void", "stands"]
+
+
+def test_overseas_hop_found_only_with_main_territory_distances(
+    lite: tuple[IP2LocationBackend, IP2LocationBackend],
+) -> None:
+    """France -> Brazil 30 minutes apart: France borders Brazil through French Guiana, so the
+    default whole-country distance (0 km) never finds it; main territories (about 6,360 km) do."""
+    _, new = lite
+    fr = format_ipv4(new.ranges_for("FR")[0][:1] + 1)[0]
+    br = format_ipv4(new.ranges_for("BR")[0][:1] + 1)[0]
+    de = format_ipv4(new.ranges_for("DE")[0][:1] + 1)[0]
+    at = format_ipv4(new.ranges_for("AT")[0][:1] + 1)[0]
+    t0 = dt.datetime(2024, 11, 5, 9, 0, tzinfo=dt.timezone.utc)
+    half = dt.timedelta(minutes=30)
+    es = [
+        LogEntry(t0, "marie", fr, "mail", "login", 1),
+        LogEntry(t0 + half, "marie", br, "mail", "login", 2),
+        LogEntry(t0, "hans", de, "mail", "login", 3),
+        LogEntry(t0 + half, "hans", at, "mail", "login", 4),
+    ]
+    whole = analyse(es, backend=new)
+    assert [e.country for e in whole.timeline("marie")] == ["FR", "BR"]
+    assert [e.country for e in whole.timeline("hans")] == ["DE", "AT"]
+    assert whole.findings == ()
+    assert whole.parameters.distance_territory == "all"
+    assert "whole countries" in whole.parameters.distance
+    main = analyse(es, backend=new, distance_territory="main")
+    assert [(f.kind, f.account, f.lines) for f in main.findings] == [("impossible_travel", "marie", (1, 2))]
+    f = main.findings[0]
+    assert isinstance(f, ImpossibleTravel)
+    assert f.distance_km > 5000
+    assert f.whole_country_km == 0.0
+    assert f.distance_territory == "main"
+    assert "main territories" in f.explanation
+    assert "Between the whole countries, overseas parts included, the distance is 0 km" in f.explanation
+    assert f.to_dict()["figures"]["whole_country_km"] == 0.0
+    assert main.parameters.distance_territory == "main"
+    assert "main territories" in main.parameters.distance
+    assert main.to_dict()["parameters"]["distance_territory"] == "main"
+    assert "distance territory: main territories" in main.to_markdown()
+    assert [w.status for w in main.windows("marie")] == ["void"]
+    assert [w.status for w in main.windows("hans")] == ["stands"]

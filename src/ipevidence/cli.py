@@ -243,6 +243,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tz", default="UTC", help="time zone of naive times in the log (default UTC)")
     p.add_argument("--year", type=int, help="year of syslog (ssh) lines, which carry none")
     p.add_argument("--max-speed", type=float, default=900.0, help="maximum travel speed, km/h (default 900)")
+    p.add_argument(
+        "--distance-territory",
+        choices=("all", "main"),
+        default="all",
+        help="country distances between whole countries including overseas parts (all, the method's "
+        "rule: FR and BR are neighbours through French Guiana) or between main territories only "
+        "(main: finds more impossible travel, errs towards voiding the evidence)",
+    )
     add_network_options(p)
     g = p.add_argument_group("csv and jsonl column mapping")
     g.add_argument("--time-column", default="time", help="(default: time)")
@@ -617,7 +625,13 @@ def cmd_tamper(ctx: Context) -> int:
         extra["asn_table"] = asn_table
     if cloud_ranges is not None:
         extra["networks"] = {f"{r.provider} ({r.name})": r for r in cloud_ranges.providers}
-    report = analysis.analyse(read, backend=backend, max_speed_kmh=a.max_speed, **extra)
+    report = analysis.analyse(
+        read,
+        backend=backend,
+        max_speed_kmh=a.max_speed,
+        distance_territory=a.distance_territory,
+        **extra,
+    )
     if read.problem_count:
         lines = ", ".join(str(int(x)) for x in read.problem_lines[:10])
         more = " ..." if read.problem_count > 10 else ""
