@@ -309,7 +309,7 @@ def test_accuracy_equals_the_generated_counts(spec: list[tuple[str, int, int, in
 
 def test_table_rendering_of_cells() -> None:
     t = Table("T", ("a", "b", "c", "d"), ((None, True, 1.5, "x"),), notes=("n",))
-    assert "| - | YES | 1.50 | x |" in t.to_markdown()
+    assert "| \u2013 | yes | 1.50 | x |" in t.to_markdown()
     assert t.to_dict() == {
         "title": "T",
         "columns": ["a", "b", "c", "d"],

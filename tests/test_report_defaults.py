@@ -52,8 +52,8 @@ def test_bad_header(tmp_path: Path) -> None:
     with pytest.raises(DatabaseFormatError, match="too short"):
         ip2location_bin_build_date(short)
     bad = tmp_path / "y.BIN"
-    bad.write_bytes(b"\x01\x02\x18\x0d\x01rest")
-    with pytest.raises(DatabaseFormatError, match="no valid build date"):
+    bad.write_bytes(b"\x01\x02\x18\x0d\x01" + bytes(64))  # DB1, 2 columns, month 13
+    with pytest.raises(DatabaseFormatError, match="invalid build date"):
         ip2location_bin_build_date(bad)
 
 

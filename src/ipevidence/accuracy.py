@@ -25,6 +25,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from ._format import format_cell
 from .backends.base import GeoBackend
 from .countries import COUNTRY_DTYPE, normalize_country
 from .errors import FamilyMismatchError, OutsideGroundTruthError
@@ -88,24 +89,12 @@ class Table:
             "notes": list(self.notes),
         }
 
-    @staticmethod
-    def _cell(value: Any) -> str:
-        if value is None:
-            return "-"
-        if isinstance(value, bool):
-            return "YES" if value else "NO"
-        if isinstance(value, int):
-            return f"{value:,}"
-        if isinstance(value, float):
-            return f"{value:.2f}"
-        return str(value)
-
     def to_markdown(self) -> str:
         lines = [f"**{self.title}**", ""]
         lines.append("| " + " | ".join(self.columns) + " |")
         lines.append("|" + "|".join("---" for _ in self.columns) + "|")
         for row in self.rows:
-            lines.append("| " + " | ".join(self._cell(v) for v in row) + " |")
+            lines.append("| " + " | ".join(format_cell(v) for v in row) + " |")
         if self.notes:
             lines.append("")
             lines.extend(f"_{n}_" for n in self.notes)
@@ -114,7 +103,7 @@ class Table:
     def _repr_html_(self) -> str:
         head = "".join(f"<th>{html.escape(c)}</th>" for c in self.columns)
         body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(self._cell(v))}</td>" for v in row) + "</tr>"
+            "<tr>" + "".join(f"<td>{html.escape(format_cell(v))}</td>" for v in row) + "</tr>"
             for row in self.rows
         )
         notes = "".join(f"<p><em>{html.escape(n)}</em></p>" for n in self.notes)
@@ -131,7 +120,7 @@ class Table:
         return frame
 
     def __str__(self) -> str:
-        cells = [list(self.columns)] + [[self._cell(v) for v in r] for r in self.rows]
+        cells = [list(self.columns)] + [[format_cell(v) for v in r] for r in self.rows]
         widths = [max(len(r[i]) for r in cells) for i in range(len(self.columns))]
         out = [self.title]
         for r in cells:

@@ -235,9 +235,6 @@ class Criterion:
         return f"{self.description}: {fig}{thr} - {self.status()}"
 
 
-_PERCENT_CRITERIA: Final = frozenset({"hist_min", "hist_all", "population_coverage", "border_removed_share"})
-
-
 def _fmt(value: Any, unit: str = "", *, direction: str = "nearest") -> str:
     if value is None:
         return "n/a"
@@ -658,6 +655,7 @@ class EvidentialAssessor:
                 p.threshold,
                 ">=",
                 None if hist_min is None else hist_min >= p.threshold,
+                unit="%",
             )
         )
         crit.append(
@@ -669,6 +667,7 @@ class EvidentialAssessor:
                 p.threshold,
                 ">=",
                 None if hist_all is None else hist_all >= p.threshold,
+                unit="%",
             )
         )
         # Valid geography.
@@ -711,6 +710,7 @@ class EvidentialAssessor:
                 ">=",
                 None if share is None else share >= p.min_population_coverage,
                 req,
+                unit="%",
             )
         )
         border = _border_share(self.ground_truth)
@@ -724,6 +724,7 @@ class EvidentialAssessor:
                 "<=",
                 None if border is None else border <= p.max_border_removed_share,
                 req,
+                unit="%",
             )
         )
         overseas = overseas_parts(code)
@@ -736,12 +737,9 @@ class EvidentialAssessor:
                 0,
                 "==",
                 overseas == 0,
-                p.overseas_invalid,
+                p.overseas_invalid and req,
             )
         )
-        crit = [attrs.evolve(c, unit="%") if c.name in _PERCENT_CRITERIA else c for c in crit]
-        if not p.geography_required:
-            crit = [attrs.evolve(c, required=False) if c.group == "geography" else c for c in crit]
         result = CountryEvaluation(
             country=code,
             first=first,

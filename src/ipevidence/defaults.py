@@ -67,15 +67,15 @@ def is_shipped_database(path: str | Path) -> bool:
 
 
 def ip2location_bin_build_date(path: str | Path) -> dt.date:
-    """Build date of an IP2Location BIN file, from its header (bytes 2-4: year - 2000, month, day)."""
-    with open(path, "rb") as f:
-        head = f.read(5)
-    if len(head) < 5:
-        raise DatabaseFormatError(f"{Path(path).name}: too short to be an IP2Location BIN file")
-    try:
-        return dt.date(2000 + head[2], head[3], head[4])
-    except ValueError as exc:
-        raise DatabaseFormatError(f"{Path(path).name}: no valid build date in the BIN header") from exc
+    """Build date of an IP2Location BIN file, from its header (bytes 2-4: year - 2000, month, day).
+
+    The file is opened by :class:`~ipevidence.backends.IP2LocationBackend` (memory-mapped, so only
+    the header is read), so the one header parser of the library validates it; a file that is not
+    a readable BIN raises :class:`~ipevidence.errors.DatabaseFormatError`.
+    """
+    from .backends.ip2location import IP2LocationBackend
+
+    return IP2LocationBackend(path).build_date
 
 
 def shipped_database_build_date() -> dt.date:

@@ -19,6 +19,7 @@ from typing import Any
 import attrs
 
 from .. import _io
+from .._format import Cell, format_cell
 from .._version import __version__
 from ..defaults import DATABASE_ATTRIBUTION
 from ..jsonutil import canonical_json, to_jsonable
@@ -35,7 +36,6 @@ __all__ = [
     "format_cell",
 ]
 
-Cell = str | int | float | None
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -56,27 +56,6 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     """Atomic UTF-8 text write (see :func:`atomic_write_bytes`)."""
     atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def format_cell(value: Cell) -> str:
-    """How a table cell is shown: None as an en dash; floats with two decimals (as the text tables
-    show them, so 99.40 and 100.00 read the same in HTML, Markdown and text), thousands separated
-    from 1,000, and three significant digits below 0.01 (a small likelihood ratio)."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value != value:  # NaN
-            return "–"
-        if abs(value) >= 1000:
-            return f"{value:,.0f}"
-        if value == 0 or abs(value) >= 0.01:
-            return f"{value:.2f}"
-        return f"{value:.3g}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
 
 
 def _md_escape(text: str) -> str:
