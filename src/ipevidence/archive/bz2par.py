@@ -231,34 +231,38 @@ def _decompress_piece(piece: bytes, limit: int) -> bytes:
     return out
 
 
-def _parallel(data: bytes, layout: BlockLayout, threads: int, max_decompressed: int) -> bytes:
+def _blocks(data: bytes, layout: BlockLayout, threads: int, max_decompressed: int) -> Iterator[bytes]:
+    """The decompressed blocks of ``data`` (laid out as ``layout``, from :func:`find_blocks`), in
+    order, while later blocks are decompressed on ``threads`` threads: a consumer can work on
+    block i while blocks i + 1 .. i + 2 * ``threads`` are being decompressed.
+
+    Raises :class:`_Irregular`, possibly after some blocks were yielded, when libbzip2 rejects a
+    block or the output passes ``max_decompressed``. Closing the iterator early cancels the
+    pending blocks.
+    """
     bounds = [*layout.starts, layout.end]
-    pieces = [
-        (bounds[i], bounds[i + 1], layout.crcs[i])
-        for i in range(len(layout.starts))  # cut lazily below: memory stays ~ one window of pieces
-    ]
-    out: list[bytes] = []
+    n = len(layout.starts)
     total = 0
-    window = 2 * threads
-    with cf.ThreadPoolExecutor(max_workers=threads, thread_name_prefix="bz2par") as pool:
+    window = 2 * max(1, threads)
+    with cf.ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="bz2par") as pool:
         futures: list[cf.Future[bytes]] = []
         nxt = 0
+        done = 0
         try:
-            while len(out) < len(pieces):
-                while nxt < len(pieces) and len(futures) < window:
-                    start, stop, crc = pieces[nxt]
-                    piece = _piece(data, layout.level, start, stop, crc)
+            while done < n:
+                while nxt < n and len(futures) < window:  # pieces cut lazily: memory ~ one window
+                    piece = _piece(data, layout.level, bounds[nxt], bounds[nxt + 1], layout.crcs[nxt])
                     futures.append(pool.submit(_decompress_piece, piece, max_decompressed - total))
                     nxt += 1
                 part = futures.pop(0).result()
+                done += 1
                 total += len(part)
                 if total > max_decompressed:
                     raise _Irregular("size cap exceeded")
-                out.append(part)
+                yield part
         finally:
             for f in futures:
                 f.cancel()
-    return b"".join(out)
 
 
 def decompress(
@@ -276,6 +280,6 @@ def decompress(
         layout = find_blocks(data)
         if len(layout) < max(2, min_blocks):
             raise _Irregular("too few blocks to gain from threads")
-        return _parallel(data, layout, threads, max_decompressed)
+        return b"".join(_blocks(data, layout, threads, max_decompressed))
     except (_Irregular, RuntimeError):  # RuntimeError: no threads to be had (interpreter shutdown)
         return bunzip(data, max_decompressed)

@@ -37,7 +37,7 @@ from ..errors import ArchiveCorruptError
 from ..provenance import ArchiveDay
 from . import bz2par
 from .bz2par import DEFAULT_MAX_DECOMPRESSED, bunzip, default_threads
-from .snapshot import DaySnapshot, ProbeStatus
+from .snapshot import SNAPSHOT_COLUMNS, DaySnapshot, ProbeStatus
 
 __all__ = [
     "COUNT_KEYS",
@@ -365,7 +365,13 @@ def _addresses(
     return np.frombuffer(blob, dtype="S16").copy(), ok
 
 
-def _columns(recs: list[_Rec], counts: _Counts, day: dt.date, source: ArchiveDay | None) -> DaySnapshot:
+_Columns = dict[str, npt.NDArray[Any]]
+
+
+def _column_arrays(recs: list[_Rec], counts: _Counts) -> _Columns:
+    """The snapshot columns (:data:`SNAPSHOT_COLUMNS` names) of some records; tallies go to
+    ``counts`` (all additive, so the columns of consecutive pieces of a file concatenate to those
+    of the whole file)."""
     recs, ids = _ids(recs, counts)
     # one pass over the structs, then transposed into one tuple per field (C speed)
     fields: list[tuple[Any, ...]] = (
@@ -396,38 +402,54 @@ def _columns(recs: list[_Rec], counts: _Counts, day: dt.date, source: ArchiveDay
     lat, lon = _coordinates(lats, lons, geoms, counts)
     ip4, ok4 = _addresses(v4, 4, counts)
     ip6, ok6 = _addresses(v6, 6, counts)
-    status = _statuses(names, statuses, counts)
-    country = _countries(ccs, counts)
-    asn4 = _asns(a4, counts, "asn_v4")
-    asn6 = _asns(a6, counts, "asn_v6")
+    return {
+        "probe_id": ids,
+        "status": _statuses(names, statuses, counts),
+        "country": _countries(ccs, counts),
+        "latitude": lat,
+        "longitude": lon,
+        "ipv4": ip4,
+        "ipv4_valid": ok4,
+        "asn_v4": _asns(a4, counts, "asn_v4"),
+        "ipv6": ip6,
+        "ipv6_valid": ok6,
+        "asn_v6": _asns(a6, counts, "asn_v6"),
+    }
+
+
+def _snapshot(
+    pieces: list[_Columns], counts: _Counts, day: dt.date, source: ArchiveDay | None
+) -> DaySnapshot:
+    """One snapshot from the columns of consecutive pieces of a file (one piece: no copy)."""
+    if len(pieces) == 1:
+        cols = pieces[0]
+    else:
+        cols = {
+            name: np.concatenate([p[name] for p in pieces]).astype(dtype, copy=False)
+            for name, dtype in SNAPSHOT_COLUMNS.items()
+        }
     c = counts.c
-    c["rows"] = len(recs)
+    c["rows"] = len(cols["probe_id"])
     for key in COUNT_KEYS:
         c.setdefault(key, 0)
-    return DaySnapshot(
-        day=day,
-        probe_id=ids,
-        status=status,
-        country=country,
-        latitude=lat,
-        longitude=lon,
-        ipv4=ip4,  # type: ignore[arg-type]
-        ipv4_valid=ok4,
-        asn_v4=asn4,
-        ipv6=ip6,  # type: ignore[arg-type]
-        ipv6_valid=ok6,
-        asn_v6=asn6,
-        counts=dict(sorted(c.items())),
-        source=source,
-    )
+    return DaySnapshot(day=day, counts=dict(sorted(c.items())), source=source, **cols)
+
+
+def _columns(recs: list[_Rec], counts: _Counts, day: dt.date, source: ArchiveDay | None) -> DaySnapshot:
+    return _snapshot([_column_arrays(recs, counts)], counts, day, source)
 
 
 def _decode(
     text: bytes, day: dt.date, source: ArchiveDay | None, fail: Callable[[str], Exception]
 ) -> DaySnapshot:
+    snap = _decode_in_pieces(text, day, source)
+    if snap is not None:
+        return snap
     counts = _Counts()
     try:
         top = _DECODER.decode(text)
+    except RecursionError:
+        raise fail(_TOO_DEEP) from None
     except msgspec.ValidationError:
         pass  # some element is not an object (or the top level is wrong): go record by record
     except msgspec.DecodeError as exc:
@@ -438,6 +460,8 @@ def _decode(
         return _columns(recs, counts, day, source)
     try:
         loose = _RAW_DECODER.decode(text)
+    except RecursionError:  # deep nesting after an element that is not an object
+        raise fail(_TOO_DEEP) from None
     except msgspec.ValidationError as exc:
         raise fail(
             f"not an archive day: expected {{'objects': [...]}} or a list of records ({exc})"
@@ -453,6 +477,101 @@ def _decode(
         except msgspec.ValidationError:
             counts.add("dropped_not_object")
     return _columns(recs, counts, day, source)
+
+
+# ---------------------------------------------------------------------------------------------
+# a large file decoded in pieces of about a megabyte: the same records and columns, built while
+# each piece's objects are still in the processor's cache (about 1.5x faster than one pass over
+# the whole day's objects)
+
+_JSON_WS: Final = b" \t\n\r"  # JSON's whitespace (regex \s would also take \f and \v)
+_HEAD_RE: Final = re.compile(rb'[ \t\n\r]*(\{[ \t\n\r]*"objects"[ \t\n\r]*:[ \t\n\r]*)?\[[ \t\n\r]*')
+_FIRST_KEY_RE: Final = re.compile(rb'\{[ \t\n\r]*"[A-Za-z0-9_]{1,64}"[ \t\n\r]*:')
+_LIST_DECODER: Final = msgspec.json.Decoder(list[_Rec])
+_HEAD_LIMIT: Final = 4096  # leading whitespace beyond this: decoded whole
+_CUT_TRIES: Final = 16
+#: target size of a piece (bytes of JSON); a file smaller than two pieces is decoded whole
+PIECE_BYTES: Final = 1 << 19
+
+
+def _cut_after(text: bytes, key: bytes, frm: int, stop: int) -> tuple[int, int] | None:
+    """(end of a piece, start of the next) at the first plausible record boundary at or after
+    ``frm``: a ``}``, JSON whitespace, ``,``, whitespace, then ``key`` (the bytes the first record
+    starts with, such as ``{"address_v4":``). Plausible only: the decoder proves it (see
+    :func:`_decode_in_pieces`)."""
+    for _ in range(_CUT_TRIES):
+        j = text.find(key, frm, stop)
+        if j < 0:
+            return None
+        i = j - 1
+        while i > 0 and text[i] in _JSON_WS:
+            i -= 1
+        if text[i] == 0x2C:  # ","
+            i -= 1
+            while i > 0 and text[i] in _JSON_WS:
+                i -= 1
+            if text[i] == 0x7D:  # "}"
+                return i + 1, j
+        frm = j + 1
+    return None
+
+
+def _decode_in_pieces(
+    text: bytes, day: dt.date, source: ArchiveDay | None, piece_bytes: int | None = None
+) -> DaySnapshot | None:
+    """The snapshot of ``text`` decoded in pieces, or None when the whole text must be decoded.
+
+    Only a text that is exactly ``{"objects": [records]}`` or ``[records]`` (JSON whitespace
+    allowed) is cut. It is cut after a ``}`` that is followed by ``,`` and the bytes with which
+    the first record starts, and ``[`` + piece + ``]`` is decoded as a list of records. A
+    successful decode proves each cut: the piece starts where a record starts, so ``[`` + piece
+    is read exactly as the real array is, and the closing ``]`` only parses where the array is at
+    its own level between two complete elements (a cut inside a string, a nested object or a
+    tags list does not parse). The last piece runs to the document's last ``]``, after which only
+    the object's ``}`` may follow, so no key precedes or follows ``objects``. Any failure at all
+    answers None, and the caller's whole-text decode gives the result or the error, so the
+    outcome is always exactly that of decoding the whole text.
+    """
+    if piece_bytes is None:
+        piece_bytes = PIECE_BYTES
+    if len(text) < 2 * piece_bytes:
+        return None
+    head = _HEAD_RE.match(text, 0, _HEAD_LIMIT)
+    if head is None:
+        return None
+    end = len(text)
+    while end and text[end - 1] in _JSON_WS:
+        end -= 1
+    if head.group(1) is not None:  # {"objects": [...]}: only the closing brace after the array
+        if not end or text[end - 1] != 0x7D:
+            return None
+        end -= 1
+        while end and text[end - 1] in _JSON_WS:
+            end -= 1
+    if end <= head.end() or text[end - 1] != 0x5D:  # "]"
+        return None
+    first = _FIRST_KEY_RE.match(text, head.end())
+    if first is None:
+        return None
+    key = first.group(0)
+    counts = _Counts()
+    pieces: list[_Columns] = []
+    pos = head.end()
+    while True:
+        cut = _cut_after(text, key, pos + piece_bytes, end) if pos + piece_bytes < end else None
+        piece = b"".join((b"[", text[pos : end if cut is None else cut[0]], b"" if cut is None else b"]"))
+        try:
+            recs = _LIST_DECODER.decode(piece)
+        except (msgspec.DecodeError, RecursionError):  # ValidationError too: the whole text sorts it out
+            return None
+        counts.add("records", len(recs))
+        pieces.append(_column_arrays(recs, counts))
+        if cut is None:
+            return _snapshot(pieces, counts, day, source)
+        pos = cut[1]
+
+
+_TOO_DEEP: Final = "JSON nested deeper than the JSON reader follows (not an archive day)"
 
 
 @contextlib.contextmanager
