@@ -4,7 +4,9 @@ with a message naming the missing file."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,3 +32,13 @@ def shared_data() -> Path:
             f"missing {SHARED_DATA}: clone the project beside shared/ (../shared/data)", pytrace=False
         )
     return SHARED_DATA
+
+
+def assert_same_columns(want: Any, got: Any) -> None:
+    """Two column sets (anything with ``columns()``, such as day snapshots) hold the same columns:
+    same names, dtypes and values (NaN equal to NaN)."""
+    cols = got.columns()
+    assert list(cols) == list(want.columns())
+    for name, col in want.columns().items():
+        assert cols[name].dtype == col.dtype, name
+        assert np.array_equal(cols[name], col, equal_nan=col.dtype.kind == "f"), name

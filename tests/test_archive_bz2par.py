@@ -13,6 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from conftest import assert_same_columns
 from ipevidence.archive import bz2par, parse_day, parse_file
 from ipevidence.archive import parse as parse_mod
 from ipevidence.errors import ArchiveCorruptError
@@ -138,8 +139,7 @@ def test_parse_day_threads_give_the_same_snapshot(days: dict[int, bytes], fallba
     for snap in (two, default):
         assert dict(snap.counts) == dict(one.counts)
         assert snap.source == one.source
-        for name, col in one.columns().items():
-            np.testing.assert_array_equal(snap.columns()[name], col)
+        assert_same_columns(one, snap)
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

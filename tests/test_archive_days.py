@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 import ipevidence.archive.parse as parse_mod
+from conftest import assert_same_columns
 from ipevidence.archive import (
     PARSER_VERSION,
-    DaySnapshot,
     LocalArchive,
     ParsedDayCache,
     date_range,
@@ -47,13 +47,6 @@ def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, SyntheticTr
     return root, generate_archive(root, cfg)
 
 
-def _same(a: DaySnapshot, b: DaySnapshot) -> None:
-    for name, col in a.columns().items():
-        other = getattr(b, name)
-        assert other.dtype == col.dtype, name
-        assert np.array_equal(other, col, equal_nan=col.dtype.kind == "f"), name
-
-
 def _check_run(out: list[Any], truth: SyntheticTruth) -> None:
     days = date_range(START, END)
     assert [a.day for a, _ in out] == days
@@ -72,7 +65,7 @@ def _check_run(out: list[Any], truth: SyntheticTruth) -> None:
             assert rec.sha256 == sha256_file(truth.directory / truth.files[rec.day])  # type: ignore[operator]
             assert snap.source is not None
             assert snap.source.sha256 == rec.sha256
-            _same(truth.expected_snapshot(rec.day), snap)
+            assert_same_columns(truth.expected_snapshot(rec.day), snap)
 
 
 def test_inline_in_date_order(archive: tuple[Path, SyntheticTruth]) -> None:
@@ -174,7 +167,7 @@ def test_snapshot_file_roundtrip_and_damage(archive: tuple[Path, SyntheticTruth]
     path = tmp_path / "s.npz"
     save_snapshot(path, snap)
     back = load_snapshot(path)
-    _same(snap, back)
+    assert_same_columns(snap, back)
     assert back.day == snap.day
     assert dict(back.counts) == dict(snap.counts)
     assert back.source == snap.source

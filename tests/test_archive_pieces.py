@@ -10,11 +10,11 @@ import json
 from typing import Any
 
 import msgspec
-import numpy as np
 import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
+from conftest import assert_same_columns
 from ipevidence.archive import parse as parse_mod
 from ipevidence.archive import parse_day
 from ipevidence.archive.snapshot import DaySnapshot
@@ -28,10 +28,7 @@ def _same(a: DaySnapshot, b: DaySnapshot) -> None:
     assert dict(a.counts) == dict(b.counts)
     assert a.source == b.source
     assert a.day == b.day
-    for name, col in a.columns().items():
-        other = b.columns()[name]
-        assert col.dtype == other.dtype, name
-        np.testing.assert_array_equal(col, other, err_msg=name)
+    assert_same_columns(a, b)
 
 
 def _whole(text: bytes) -> DaySnapshot | str:

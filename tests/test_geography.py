@@ -419,31 +419,8 @@ def test_cell_grid_shortcut_equals_polygon_tests() -> None:
     assert np.array_equal(a.status, b.status)
 
 
-def test_build_tool_reproduces_the_shipped_110m_polygons() -> None:
-    """tools/build_geography.py decodes the TopoJSON into exactly the shipped parts (1:110m)."""
-    import importlib.util
-    from pathlib import Path
-
-    from ipevidence.geography import _load_npz
-
-    path = Path(__file__).resolve().parent.parent / "tools" / "build_geography.py"
-    spec = importlib.util.spec_from_file_location("_build_geography", path)
-    assert spec is not None
-    assert spec.loader is not None
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    codes, _polys, quant, _meta = tool.load_scale(shared_file("naturalearth/countries-110m.json"))
-    order = sorted(range(len(codes)), key=lambda i: (codes[i], i))
-    shipped = _load_npz("borders-110m.npz")
-    assert [codes[i] for i in order] == [c.decode() for c in shipped["part_code"].tolist()]
-    coords = np.concatenate([r for i in order for r in quant[i]])
-    assert np.array_equal(coords.astype(np.int32), shipped["coords"])
-
-
-# ------------------------------------------------------------------------------ main territories
-
-
 def _tool() -> object:
+    """tools/build_geography.py loaded as a module."""
     import importlib.util
     from pathlib import Path
 
@@ -454,6 +431,22 @@ def _tool() -> object:
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
     return tool
+
+
+def test_build_tool_reproduces_the_shipped_110m_polygons() -> None:
+    """tools/build_geography.py decodes the TopoJSON into exactly the shipped parts (1:110m)."""
+    from ipevidence.geography import _load_npz
+
+    tool: Any = _tool()
+    codes, _polys, quant, _meta = tool.load_scale(shared_file("naturalearth/countries-110m.json"))
+    order = sorted(range(len(codes)), key=lambda i: (codes[i], i))
+    shipped = _load_npz("borders-110m.npz")
+    assert [codes[i] for i in order] == [c.decode() for c in shipped["part_code"].tolist()]
+    coords = np.concatenate([r for i in order for r in quant[i]])
+    assert np.array_equal(coords.astype(np.int32), shipped["coords"])
+
+
+# ------------------------------------------------------------------------------ main territories
 
 
 def test_main_territory_distances_known_pairs() -> None:

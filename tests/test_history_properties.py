@@ -9,6 +9,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import assert_same_columns
 from ipevidence.countries import encode_countries
 from ipevidence.groundtruth import GroundTruth
 from ipevidence.history import DailyRecords, link_days, select_most_distant, unreliable_probes
@@ -119,8 +120,7 @@ def test_results_do_not_depend_on_feeding_order(obs: list[Obs], rnd: object, chu
     days = to_days(shuffled_obs)
     rnd.shuffle(days)
     other = link_days(days, chunk_rows=chunk)  # small chunks: many compactions and merges
-    for name, col in reference.columns().items():
-        assert np.array_equal(col, other.columns()[name]), name
+    assert_same_columns(reference, other)
     for policy in ("first-seen", "per-run", "last-seen"):
         a, b = select_most_distant(reference, policy), select_most_distant(other, policy)
         assert rows_of(a) == rows_of(b)
@@ -167,5 +167,4 @@ def test_same_day_duplicates_are_ordered_deterministically(obs: list[Obs], rnd: 
     shuffled = list(obs)
     rnd.shuffle(shuffled)
     other = link_days(to_days(shuffled), chunk_rows=3)
-    for name, col in hist.columns().items():
-        assert np.array_equal(col, other.columns()[name]), name
+    assert_same_columns(hist, other)

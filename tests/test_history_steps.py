@@ -12,6 +12,7 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from conftest import assert_same_columns
 from ipevidence.addresses import format_ipv4, format_ipv6, ipv4_column, ipv6_column
 from ipevidence.archive.snapshot import DaySnapshot, ProbeStatus
 from ipevidence.countries import encode_countries
@@ -248,8 +249,7 @@ def test_linker_chunks_give_the_same_history_and_refuse_late_days() -> None:
     seq = [(int(p), d, f"1.0.0.{int(rng.integers(1, 4))}") for d in range(30) for p in range(1, 6)]
     whole = link_days(records(seq))
     small = link_days(records(seq), chunk_rows=7)
-    for name, col in whole.columns().items():
-        assert np.array_equal(col, small.columns()[name]), name
+    assert_same_columns(whole, small)
     # the same records regrouped: every day split in two parts, parts reversed, tiny chunks
     halves = []
     for r in records(seq):
@@ -258,8 +258,7 @@ def test_linker_chunks_give_the_same_history_and_refuse_late_days() -> None:
         ]
         halves += [DailyRecords(4, *(c[:2] for c in cols)), DailyRecords(4, *(c[2:] for c in cols))]
     regrouped = link_days(halves[::-1], chunk_rows=2)
-    for name, col in whole.columns().items():
-        assert np.array_equal(col, regrouped.columns()[name]), name
+    assert_same_columns(whole, regrouped)
     linker = Linker(4, chunk_rows=1)
     recs = records(seq)
     linker.add(recs[5])

@@ -17,7 +17,7 @@ import pytest
 import shapely
 from shapely.geometry import MultiPolygon, Point, Polygon
 
-from conftest import shared_file
+from conftest import assert_same_columns, shared_file
 from ipevidence.addresses import format_ipv6, non_global_reason
 from ipevidence.archive import LocalArchive, ProbeStatus, iter_days, parse_day, relative_path
 from ipevidence.countries import is_known_country, numeric_to_alpha2
@@ -77,9 +77,7 @@ def test_reader_reproduces_the_truth_exactly(rich: SyntheticTruth) -> None:
             continue
         seen.add(rec.day)
         exp = rich.expected_snapshot(rec.day)
-        for name, col in exp.columns().items():
-            got = getattr(snap, name)
-            assert np.array_equal(got, col, equal_nan=col.dtype.kind == "f"), (rec.day, name)
+        assert_same_columns(exp, snap)
         wrongly_typed = sum(v for k, v in snap.counts.items() if k.startswith("wrongtype_"))
         n_wrong = int((rich.records.wrong_type[rich.day_mask(rec.day)] != "").sum())
         assert wrongly_typed >= n_wrong

@@ -494,6 +494,13 @@ _CUT_TRIES: Final = 16
 PIECE_BYTES: Final = 1 << 19
 
 
+def _last_non_ws(text: bytes, i: int) -> int:
+    """Index of the last byte at or before ``i`` that is not JSON whitespace (-1 if none)."""
+    while i >= 0 and text[i] in _JSON_WS:
+        i -= 1
+    return i
+
+
 def _cut_after(text: bytes, key: bytes, frm: int, stop: int) -> tuple[int, int] | None:
     """(end of a piece, start of the next) at the first plausible record boundary at or after
     ``frm``: a ``}``, JSON whitespace, ``,``, whitespace, then ``key`` (the bytes the first record
@@ -503,15 +510,11 @@ def _cut_after(text: bytes, key: bytes, frm: int, stop: int) -> tuple[int, int] 
         j = text.find(key, frm, stop)
         if j < 0:
             return None
-        i = j - 1
-        while i > 0 and text[i] in _JSON_WS:
-            i -= 1
-        if text[i] == 0x2C:  # ","
-            i -= 1
-            while i > 0 and text[i] in _JSON_WS:
-                i -= 1
-            if text[i] == 0x7D:  # "}"
-                return i + 1, j
+        comma = _last_non_ws(text, j - 1)
+        if comma >= 0 and text[comma] == 0x2C:  # ","
+            brace = _last_non_ws(text, comma - 1)
+            if brace >= 0 and text[brace] == 0x7D:  # "}"
+                return brace + 1, j
         frm = j + 1
     return None
 
@@ -539,17 +542,14 @@ def _decode_in_pieces(
     head = _HEAD_RE.match(text, 0, _HEAD_LIMIT)
     if head is None:
         return None
-    end = len(text)
-    while end and text[end - 1] in _JSON_WS:
-        end -= 1
+    last = _last_non_ws(text, len(text) - 1)
     if head.group(1) is not None:  # {"objects": [...]}: only the closing brace after the array
-        if not end or text[end - 1] != 0x7D:
+        if last < 0 or text[last] != 0x7D:
             return None
-        end -= 1
-        while end and text[end - 1] in _JSON_WS:
-            end -= 1
-    if end <= head.end() or text[end - 1] != 0x5D:  # "]"
+        last = _last_non_ws(text, last - 1)
+    if last < head.end() or text[last] != 0x5D:  # "]"
         return None
+    end = last + 1
     first = _FIRST_KEY_RE.match(text, head.end())
     if first is None:
         return None
