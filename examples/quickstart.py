@@ -1,11 +1,13 @@
 """Quickstart: how much is one IP address's country location worth as evidence?
 
     python examples/quickstart.py                                   # generated ground truth
-    python examples/quickstart.py GROUND_TRUTH.npz 2.16.1.1 2024-06-01 [DATABASE]
+    python examples/quickstart.py GROUND_TRUTH.npz 93.192.0.1 2024-06-01 [DATABASE]
 
 Without arguments the example builds a small ground truth from a GENERATED RIPE-Atlas-like archive
-(3 years, 600 probes, every 30th day; probe addresses drawn from the shipped database's ranges),
-then assesses one German address at an evidence date with the shipped IP2Location LITE database.
+(4 years, 600 probes, every 30th day; probe addresses drawn from the shipped database's ranges),
+then assesses one German address (a Deutsche Telekom address: its network is identified by the
+IP-to-ASN data shipped in the package) at an evidence date with the shipped IP2Location LITE
+database, and, for contrast, an Akamai address (a CDN: its location says nothing about a user).
 With arguments it assesses your address against your saved ground truth (``ipevidence build``).
 """
 
@@ -27,7 +29,8 @@ def small_ground_truth(directory: Path) -> Path:
     from ipevidence.demo import generate_demo_archive
     from ipevidence.history import build_ground_truth
 
-    start, end = dt.date(2022, 1, 1), dt.date(2024, 9, 30)
+    # four years: the default policy wants at least four years of ground truth in the window
+    start, end = dt.date(2021, 1, 1), dt.date(2024, 9, 30)
     generate_demo_archive(directory / "archive", start=start, end=end, every=30, probes=600, seed=3)
     # a few dozen small days: two threads parse them faster than a process pool starts
     with ThreadPoolExecutor(max_workers=2) as pool:
@@ -51,7 +54,7 @@ def main(argv: list[str]) -> int:
             policy = Policy.preset("default")
         elif not argv:
             ground_truth, database = small_ground_truth(Path(tmp)), None
-            ip, date = "2.16.1.1", dt.date(2024, 6, 1)
+            ip, date = "93.192.0.1", dt.date(2024, 6, 1)
             policy = Policy.preset("default")
         else:
             print(__doc__)
@@ -60,6 +63,9 @@ def main(argv: list[str]) -> int:
         print(verdict)
         print()
         print(f"outcome: {verdict.outcome}")
+        if not argv:
+            cdn = assess("2.16.1.1", date, ground_truth=ground_truth, policy=policy)
+            print(f"2.16.1.1 (AS{cdn.asn}, {cdn.network['provider']}): {cdn.outcome}")
     print(DATABASE_ATTRIBUTION)
     return 0
 

@@ -18,9 +18,14 @@ from ipevidence.accuracy import (
     naive_methods_table,
 )
 from ipevidence.addresses import format_ipv4, format_ipv6
-from ipevidence.errors import FamilyMismatchError, OutsideGroundTruthError, UnknownCountryError
+from ipevidence.errors import (
+    FamilyMismatchError,
+    InvalidParameterError,
+    OutsideGroundTruthError,
+    UnknownCountryError,
+)
 from ipevidence.jsonutil import canonical_json
-from ipevidence.stats import proportion_interval
+from ipevidence.stats import clustered_interval, proportion_interval
 from ipevidence.synthetic.errormodel import Cell, build_case
 
 CELLS = [
@@ -36,7 +41,8 @@ CELLS = [
 @pytest.fixture(scope="module")
 def lgt() -> LocatedGroundTruth:
     case = build_case(CELLS, seed=7)
-    return LocatedGroundTruth.from_backend(case.ground_truth, case.backend)
+    # the paper's independent counts: every figure below is checked against plain Wilson by hand
+    return LocatedGroundTruth.from_backend(case.ground_truth, case.backend, clustering="none")
 
 
 def test_backend_answers_exactly_as_the_model_says() -> None:
@@ -84,7 +90,7 @@ def test_country_year_accuracy_by_hand(lgt: LocatedGroundTruth) -> None:
 def test_clopper_pearson_engine() -> None:
     case = build_case(CELLS, seed=7)
     cp = LocatedGroundTruth.from_backend(
-        case.ground_truth, case.backend, method="clopper-pearson", level=0.99
+        case.ground_truth, case.backend, method="clopper-pearson", level=0.99, clustering="none"
     )
     iv = cp.country_accuracy("FR", 2016, 2016).years[0].accuracy
     ref = proportion_interval(1950, 1980, "clopper-pearson", 0.99)
@@ -178,7 +184,7 @@ def test_likelihood_ratio_user_alternatives_and_zero_false_positives(lgt: Locate
     lr_fr = lgt.likelihood_ratio("IT", "FR", 2015, 2016)
     assert lr_fr is not None
     assert lr_fr.value == pytest.approx((80 / 1800) / (3940 / 7500))  # FR placed in FR: 1990 + 1950
-    assert "alternative" in lr_fr.verbal
+    assert "support for the proposition that the device was in another country (pooled)" in lr_fr.verbal
     # Not located as the observation.
     lr_nl = lgt.likelihood_ratio("IT", None, 2015, 2016)
     assert lr_nl is not None
@@ -187,7 +193,7 @@ def test_likelihood_ratio_user_alternatives_and_zero_false_positives(lgt: Locate
     # No ground truth for Hp, or for every alternative: no LR, no crash.
     assert lgt.likelihood_ratio("ES", "IT", 2015, 2016) is None
     assert lgt.likelihood_ratio("IT", "IT", 2015, 2016, alternatives={"ES": 1}) is None
-    with pytest.raises(ValueError, match="own alternative"):
+    with pytest.raises(InvalidParameterError, match="own alternatives"):
         lgt.likelihood_ratio("IT", "IT", 2015, 2016, alternatives={"IT": 1})
 
 
@@ -316,3 +322,81 @@ def test_table_rendering_of_cells() -> None:
         "rows": [[None, True, 1.5, "x"]],
         "notes": ["n"],
     }
+
+
+def test_clustered_engine_equals_per_probe_counts_done_by_hand() -> None:
+    """The default engine (clustering by probe) gives, per year and window, exactly the interval of
+    the per-probe counts, aggregated here with plain Python from the ground-truth rows."""
+    case = build_case(CELLS, seed=7, addresses_per_probe=7)
+    gt = case.ground_truth
+    located = case.backend.lookup(gt.address)
+    lgt = LocatedGroundTruth(gt, located)
+    assert lgt.clustering == "probe"
+    per_probe: dict[tuple[int, int], list[int]] = collections.defaultdict(lambda: [0, 0, 0])
+    for pid, country, year, loc in zip(
+        gt.probe_id.tolist(), gt.country.tolist(), gt.years.tolist(), located.tolist(), strict=True
+    ):
+        if country == b"IT":
+            row = per_probe[(int(year), int(pid))]
+            row[0] += 1
+            row[1] += loc != b""
+            row[2] += loc == b"IT"
+    it = lgt.country_accuracy("IT", 2015, 2016)
+    for ya in it.years:
+        probes = [v for (y, _), v in sorted(per_probe.items()) if y == ya.year]
+        ref = clustered_interval([v[2] for v in probes], [v[1] for v in probes])
+        ref_all = clustered_interval([v[2] for v in probes], [v[0] for v in probes])
+        assert ya.accuracy == ref
+        assert ya.accuracy_all == ref_all
+        assert ya.accuracy.clusters == len(probes)
+    window: dict[int, list[int]] = collections.defaultdict(lambda: [0, 0, 0])
+    for (_, pid), v in per_probe.items():
+        for j in range(3):
+            window[pid][j] += v[j]
+    ref = clustered_interval([v[2] for v in window.values()], [v[1] for v in window.values()])
+    assert it.hist_all.accuracy == ref
+    assert it.hist_all.accuracy.design_effect > 1.0  # misplaced rows sit together on probes
+    table = it.table()
+    assert table.columns[-3:] == ("Probes", "Design effect", "Effective n")
+    assert table.rows[-1][-3] == ref.clusters
+    assert "design effect" in str(it.hist_all.accuracy)
+
+
+def test_one_address_per_probe_engine_equals_the_paper_counts() -> None:
+    case = build_case(CELLS, seed=7, addresses_per_probe=1)
+    located = case.backend.lookup(case.ground_truth.address)
+    clustered = LocatedGroundTruth(case.ground_truth, located)
+    plain = LocatedGroundTruth(case.ground_truth, located, clustering="none")
+    a = clustered.country_accuracy("IT", 2015, 2016).hist_all.accuracy
+    b = plain.country_accuracy("IT", 2015, 2016).hist_all.accuracy
+    assert a.design_effect == 1.0
+    assert a.low == pytest.approx(b.low, abs=1e-12)
+    assert a.high == pytest.approx(b.high, abs=1e-12)
+    g1, g2 = clustered.global_accuracy(2016, 2016)[0].accuracy, plain.global_accuracy(2016, 2016)[0].accuracy
+    assert g1.low == pytest.approx(g2.low, abs=1e-12)
+    assert g1.clusters == g1.trials
+
+
+def test_network_accuracy_by_hand() -> None:
+    case = build_case(CELLS, seed=7, addresses_per_probe=5)
+    gt = case.ground_truth
+    located = case.backend.lookup(gt.address)
+    lgt = LocatedGroundTruth(gt, located)
+    asn = int(gt.asn[np.flatnonzero(gt.country == b"IT")[0]])
+    mask = (gt.country == b"IT") & (gt.asn == asn)
+    net = lgt.network_accuracy("IT", asn, 2015, 2016)
+    assert net.asn == asn
+    assert net.addresses == int(mask.sum())
+    assert net.located == int((mask & (located != b"")).sum())
+    assert net.correct == int((mask & (located == b"IT")).sum())
+    probes = np.unique(gt.probe_id[mask & (located != b"")])
+    assert net.accuracy.clusters == probes.size
+    assert net.to_dict()["asn"] == asn
+    assert f"AS{asn}" in str(net)
+    one_year = lgt.network_accuracy("IT", asn, 2016, 2016)
+    assert one_year.addresses == int((mask & (gt.years == 2016)).sum())
+    none = lgt.network_accuracy("IT", 64_512, 2015, 2016)
+    assert none.addresses == 0
+    assert none.accuracy.estimate is None
+    with pytest.raises(InvalidParameterError):
+        lgt.network_accuracy("IT", 0, 2015, 2016)

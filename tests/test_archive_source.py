@@ -249,7 +249,7 @@ def test_local_archive_layouts(tmp_path: Path) -> None:
         LocalArchive(tree).local_file(D2)
     with pytest.raises(FileNotFoundError):
         LocalArchive(tmp_path / "nope")
-    assert LocalArchive(tree).describe() == "local:tree"
+    assert LocalArchive(tree).describe() == "local folder"  # no path or name: same bytes in any folder
     days = fetch_days(LocalArchive(flat), [D1, D2, D3], progress=False)
     assert [d.status for d in days] == ["ok", "ok", "missing"]
 

@@ -10,13 +10,18 @@ import pytest
 
 from ipevidence.cli import ExitCode, main
 from ipevidence.defaults import DATABASE_ATTRIBUTION
+from ipevidence.groundtruth import Funnel, FunnelStep
 from ipevidence.report.document import PNG_SIGNATURE
 from ipevidence.synthetic.errormodel import Cell, build_case
 from test_cli import run
 from test_report_document import check_html
 
-# 11.0.0.0/8 is United States space in the shipped database; 2.16.17.1 is Italian, 2.16.1.1 German.
-US_IP, IT_IP, DE_IP = "11.0.0.5", "2.16.17.1", "2.16.1.1"
+# 11.0.0.0/8 is United States space in the shipped database; 2.16.17.1 is Italian, 93.192.0.1 German
+# (Deutsche Telekom, AS3320 in the shipped IP-to-ASN data). 11.0.0.0/8 was not announced before
+# 2021, so the shipped IP-to-ASN table nearest 2022 (2019) cannot name its network: the tests that
+# expect a valid verdict give the ASN as an investigator would (AS7018, a US ISP).
+US_IP, IT_IP, DE_IP = "11.0.0.5", "2.16.17.1", "93.192.0.1"
+US_ASN = "7018"
 
 
 @pytest.fixture(scope="module")
@@ -26,14 +31,19 @@ def ground_truth(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for y in range(2015, 2023):
         cells.append(Cell("US", y, 1500))
         cells.append(Cell("IT", y, 800))
-    case = build_case(cells, seed=3)
+    # A funnel with its border step: the default preset requires the border-removal share measured.
+    funnel = Funnel(
+        family=4,
+        steps=(FunnelStep("border", "coordinates outside the declared country", 19_000, 380),),
+    )
+    case = build_case(cells, seed=3, funnel=funnel)
     path = tmp_path_factory.mktemp("gt") / "gt.npz"
     case.ground_truth.save(path)
     return path
 
 
 def test_assess_valid(ground_truth: Path) -> None:
-    out = run("--ground-truth", str(ground_truth), "assess", US_IP, "--date", "2022-06-01")
+    out = run("--ground-truth", str(ground_truth), "assess", US_IP, "--date", "2022-06-01", "--asn", US_ASN)
     assert out.returncode == ExitCode.OK, out.stderr
     assert out.stdout.startswith(f"{US_IP} on 2022-06-01: the database places it in US")
     assert "VALID" in out.stdout
@@ -42,7 +52,8 @@ def test_assess_valid(ground_truth: Path) -> None:
 
 
 def test_assess_json(ground_truth: Path) -> None:
-    out = run("assess", US_IP, "--date", "2022-06-01", "--json", "--ground-truth", str(ground_truth), "-q")
+    args = ("assess", US_IP, "--date", "2022-06-01", "--asn", US_ASN, "--json")
+    out = run(*args, "--ground-truth", str(ground_truth), "-q")
     assert out.returncode == ExitCode.OK, out.stderr
     data = json.loads(out.stdout)
     assert data["outcome"] == "valid"
@@ -50,7 +61,7 @@ def test_assess_json(ground_truth: Path) -> None:
     assert data["attribution"] == [DATABASE_ATTRIBUTION]
     assert data["warnings"][0].startswith("the shipped database")
     assert data["provenance"]["database"]["name"] == "IP2LOCATION-LITE-DB1-2024-10-01.BIN"
-    again = run("assess", US_IP, "--date", "2022-06-01", "--json", "--ground-truth", str(ground_truth), "-q")
+    again = run(*args, "--ground-truth", str(ground_truth), "-q")
     assert again.stdout == out.stdout
 
 
@@ -62,6 +73,15 @@ def test_assess_not_valid_insufficient_and_private(ground_truth: Path) -> None:
     out = run(*gt, "assess", DE_IP, "--date", "2022-06-01")
     assert out.returncode == ExitCode.INSUFFICIENT_DATA, out.stderr
     assert "INSUFFICIENT DATA" in out.stdout
+    assert "AS3320" in out.stdout  # the network, from the shipped IP-to-ASN data
+    # Without an ASN the network of 11.0.0.5 cannot be checked in 2022: never plain valid.
+    out = run(*gt, "assess", US_IP, "--date", "2022-06-01")
+    assert out.returncode == ExitCode.INSUFFICIENT_DATA, out.stderr
+    assert "could not be checked" in out.stdout
+    # An Akamai address: hosting/CDN by the shipped data, not valid.
+    out = run(*gt, "assess", "2.16.1.1", "--date", "2022-06-01")
+    assert out.returncode == ExitCode.NOT_VALID, out.stderr
+    assert "Akamai" in out.stdout
     out = run(*gt, "assess", "10.1.2.3", "--date", "2022-06-01")
     assert out.returncode == ExitCode.INPUT_ERROR
     assert out.stderr.strip().splitlines()[-1].startswith("ipevidence: error: '10.1.2.3'")
@@ -193,17 +213,22 @@ def test_assess_with_asn_file_and_provider_ranges(
         code = main([*base, *extra])
         return code, json.loads(capsys.readouterr().out)
 
-    # without network files nothing says the address is a cloud address: US ground truth is valid
+    # without network files the shipped IP-to-ASN data and AWS ranges say it is a cloud address
     code, data = verdict()
-    assert code == ExitCode.OK
-    assert data["network"]["is_cloud"] is False
+    assert code == ExitCode.NOT_VALID
+    assert data["network"]["is_cloud"] is True
+    assert "shipped" in data["network"]["asn_source"]
+    # a caller's ASN wins: with a (wrong) residential ASN the published AWS ranges still catch it
+    code, data = verdict("--asn", US_ASN)
+    assert data["network"]["asn"] == int(US_ASN)
+    assert data["network"]["is_cloud"] is True
     # by ASN, from the IP-to-ASN file
     code, data = verdict("--asn-file", asn_file)
     assert code == ExitCode.NOT_VALID
     assert data["outcome"] == "not valid"
     assert data["network"]["is_cloud"] is True
     assert data["network"]["asn"] == 14618
-    assert data["network"]["asn_source"] == "ipasn_20140513.dat.gz (2014-05-13)"
+    assert data["network"]["asn_source"] == "IP-to-ASN table ipasn_20140513.dat.gz of 2014-05-13"
     assert data["provenance"]["asn_table"] is not None
     # by the provider's published ranges (the option may be repeated)
     code, data = verdict("--ranges", google, "--ranges", aws)
@@ -215,7 +240,9 @@ def test_assess_with_asn_file_and_provider_ranges(
     providers = data["provenance"]["cloud_ranges"]["providers"]
     assert len(providers) == 2
     # a US address outside every cloud network stays valid with the same files
-    code = main(["--ground-truth", str(ground_truth), "-q", "assess", US_IP, "--date", "2022-06-01"])
+    code = main(
+        ["--ground-truth", str(ground_truth), "-q", "assess", US_IP, "--date", "2022-06-01", "--asn", US_ASN]
+    )
     capsys.readouterr()
     assert code == ExitCode.OK
     code = main([*base[:-1], "--asn-file", asn_file, "--ranges", aws])

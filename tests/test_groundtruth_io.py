@@ -122,8 +122,21 @@ def test_broken_files_raise_ground_truth_format_error(tmp_path: Path) -> None:
     with pytest.raises(GroundTruthFormatError, match="metadata"):
         GroundTruth.load(tmp_path / "plain.npz")
     np.savez(tmp_path / "other.npz", metadata=np.frombuffer(b'{"format": "x"}', np.uint8))
-    with pytest.raises(GroundTruthFormatError, match="format"):
+    with pytest.raises(GroundTruthFormatError, match="members missing"):
         GroundTruth.load(tmp_path / "other.npz")
+    # every column present, foreign metadata
+    with zipfile.ZipFile(good) as zf:
+        whole = {n: zf.read(n) for n in zf.namelist()}
+    import io
+
+    buf = io.BytesIO()
+    np.save(buf, np.frombuffer(b'{"format": "x"}', np.uint8))
+    whole["metadata.npy"] = buf.getvalue()
+    with zipfile.ZipFile(tmp_path / "foreign.npz", "w") as zf:
+        for n, b in whole.items():
+            zf.writestr(n, b)
+    with pytest.raises(GroundTruthFormatError, match="format"):
+        GroundTruth.load(tmp_path / "foreign.npz")
     # a column of the wrong dtype
     with zipfile.ZipFile(good) as zf:
         members = {n: zf.read(n) for n in zf.namelist()}

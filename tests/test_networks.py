@@ -424,3 +424,43 @@ def test_classify_address(asn6: AsnTable) -> None:
     assert g.to_json() == g.to_json()
     with pytest.raises(InvalidAddressError):
         classify_address("not an address")
+
+
+def test_classify_address_says_whether_a_source_could_answer(asn6: AsnTable) -> None:
+    nothing = classify_address("6.0.0.1")
+    assert not nothing.checked
+    assert nothing.missing == (
+        "no ASN was given and no IP-to-ASN table was available and no cloud range files were available"
+    )
+    assert "network NOT checked" in str(nothing)
+    unannounced = classify_address("30.0.0.1", asn_table=asn6)
+    assert not unannounced.checked
+    assert unannounced.asn_source == "not announced in ipasn6_20151101.dat.gz (2015-11-01)"
+    assert unannounced.asn_source_date == dt.date(2015, 11, 1)
+    assert (unannounced.missing or "").startswith("the address is not announced in ipasn6_20151101.dat.gz")
+    aws = ProviderRanges.load(shared_file(CR22 + "aws-ip-ranges.json"))
+    miss = classify_address("6.0.0.1", cloud_ranges=aws)
+    assert miss.ranges_checked == ("Amazon Web Services 2022-12-30",)
+    assert (miss.missing or "").endswith("lies in no given cloud range file (Amazon Web Services 2022-12-30)")
+    hit = classify_address("3.2.34.1", cloud_ranges=aws)
+    assert hit.checked
+    assert hit.missing is None
+    home = classify_address("93.192.0.1", asn_table=asn6)
+    assert home.checked
+    assert not home.is_cloud
+    assert home.to_dict()["checked"] is True
+    assert home.to_dict()["asn_source_date"] == "2015-11-01"
+
+
+def test_ipv6_prefix_parser_agrees_with_ipaddress() -> None:
+    good = ["2001:db8::/32", "2001:db8::1/64", "2001:db8::1", "::/0", "::ffff:1.2.3.4/120", "2c0f::/064"]
+    bad = ["2001:db8::/129", "2001:db8::/ 64", "2001:db8::/+64", "2001:db8:::/48", "2001:db8::/", "zz::/8"]
+    r = ProviderRanges.from_prefixes(good + bad, provider="test")
+    assert r.prefixes_v6 == len(good)
+    assert r.rejected == len(bad)
+    nets = [ipaddress.IPv6Network(p, strict=False) for p in good]
+    probes = [int(n.network_address) for n in nets] + [int(n.broadcast_address) for n in nets]
+    probes += [int(n.broadcast_address) + 1 for n in nets if int(n.broadcast_address) < 2**128 - 1]
+    col = int_to_ipv6(probes)
+    expected = [any(p in n for n in nets) for p in (ipaddress.IPv6Address(x) for x in probes)]
+    assert r.contains(col).tolist() == expected

@@ -197,13 +197,18 @@ def test_lr_by_hand_user_weights() -> None:
     )
     # Denominator 0.75 * 0.1 + 0.25 * 0 = 0.075.
     assert lr.value == pytest.approx(0.9 / 0.075)
-    a = proportion_interval(10, 100)
+    # Two alternatives: each bound at the Bonferroni level 1 - 0.05 / 2 = 0.975, so the weighted
+    # sums hold at one-sided 97.5 % each; a zero count is bounded by the method's own (Wilson) bound.
+    a = proportion_interval(10, 100, "wilson", 0.975)
+    ch = proportion_interval(0, 50, "wilson", 0.975)
     assert a.high is not None
     assert a.low is not None
-    jeff_up = sst.beta.ppf(0.975, 0.5, 50.5)
-    assert lr.denominator.high == pytest.approx(0.75 * a.high + 0.25 * jeff_up)
+    assert ch.high is not None
+    assert lr.denominator.high == pytest.approx(0.75 * a.high + 0.25 * ch.high)
     assert lr.denominator.low == pytest.approx(0.75 * a.low)
     assert lr.alternatives == (("AT", 0.75), ("CH", 0.25))
+    assert lr.level == pytest.approx(0.90)
+    assert lr.conservative_level == 0.95
     assert "moderate support" in lr.verbal  # point 12
 
 
@@ -213,11 +218,23 @@ def test_lr_zero_false_positives_never_divides_by_zero() -> None:
     assert lr.high is None
     num = proportion_interval(990, 1000)
     assert num.low is not None
-    assert lr.conservative == pytest.approx(num.low / sst.beta.ppf(0.975, 0.5, 5000.5))
+    wilson_zero = proportion_interval(0, 5000).high  # the policy's own bound, 3.84 / (n + 3.84)
+    assert wilson_zero is not None
+    assert wilson_zero == pytest.approx(1.959963984540054**2 / (5000 + 1.959963984540054**2))
+    assert lr.conservative == pytest.approx(num.low / wilson_zero)
     assert math.isfinite(lr.conservative)
     assert lr.basis == "conservative"
+    # a zero-count rule can only make the bound MORE conservative: the larger bound is taken
     r3 = likelihood_ratio(990, 1000, [0], [5000], zero_count="rule-of-three")
-    assert r3.conservative == pytest.approx(num.low / (-math.log(0.05) / 5000))
+    assert r3.conservative == pytest.approx(lr.conservative)  # 3.69/n (one-sided 97.5 %) < 3.84/(n+3.84)
+    small = likelihood_ratio(990, 1000, [0], [10], zero_count="rule-of-three")
+    assert small.denominator.high == pytest.approx(-math.log(0.025) / 10)  # 0.369 > Wilson's 0.277
+    jeff = likelihood_ratio(990, 1000, [0], [5000], zero_count="jeffreys")
+    assert jeff.conservative == pytest.approx(lr.conservative)  # Jeffreys (~2.5/n) is below Wilson
+    cp = likelihood_ratio(990, 1000, [0], [5000], method="clopper-pearson")
+    cp_num = proportion_interval(990, 1000, "clopper-pearson")
+    assert cp_num.low is not None
+    assert cp.conservative == pytest.approx(cp_num.low / (1 - 0.025 ** (1 / 5000)))  # the user's method
     assert "unbounded" in str(lr)
     assert lr.to_dict()["value"] is None
 
@@ -253,6 +270,8 @@ def test_lr_input_errors() -> None:
         likelihood_ratio(1, 2, [0, 1], [3, 4], weights=[1])
     with pytest.raises(ValueError, match="zero-count"):
         likelihood_ratio(1, 2, [0], [3], zero_count="laplace")
+    with pytest.raises(ValueError, match="zero"):
+        likelihood_ratio(1, 2, [0, 1], [3, 4], weights=[0, 0])
 
 
 def test_directed_rounding_never_flatters() -> None:

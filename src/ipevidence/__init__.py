@@ -61,6 +61,7 @@ if TYPE_CHECKING:
         compare_databases,
         open_database,
     )
+    from .catalog import DatabaseCatalog
     from .coverage import CoverageResult, population_coverage
     from .defaults import DATABASE_ATTRIBUTION, attribution_for, default_database_path
     from .demo import DemoConfig, run_demo
@@ -112,6 +113,7 @@ _LAZY: dict[str, str] = {
         ],
         "backends",
     ),
+    "DatabaseCatalog": "catalog",
     **dict.fromkeys(["CoverageResult", "population_coverage"], "coverage"),
     **dict.fromkeys(["DATABASE_ATTRIBUTION", "attribution_for", "default_database_path"], "defaults"),
     **dict.fromkeys(["DemoConfig", "run_demo"], "demo"),
@@ -170,6 +172,7 @@ __all__ = [
     "CoverageResult",
     "Criterion",
     "CsvRangeBackend",
+    "DatabaseCatalog",
     "DatabaseComparison",
     "DatabaseError",
     "DatabaseFormatError",

@@ -18,9 +18,8 @@ criterion with its figure, threshold and pass or fail:
 * ``claim``: the database's country is the claimed country (when a claim is given);
 * ``database``: the gap between the database's build date and the evidence date (advisory).
 
-Outcome: a failing ``address`` or ``claim`` criterion makes the evidence ``not valid``; otherwise a
-failing ``data`` criterion makes it ``insufficient data``; otherwise any failing required criterion
-makes it ``not valid``; otherwise it is ``valid``.
+The policy lives in :mod:`ipevidence.policy`, the verdict's parts and the outcome rule in
+:mod:`ipevidence.verdict`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -28,33 +27,58 @@ from __future__ import annotations
 import collections
 import datetime as dt
 import hashlib
-import html
 import os
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
 from ._version import __version__
-from .accuracy import CountryAccuracy, LocatedGroundTruth, Table
+from .accuracy import LocatedGroundTruth, Table, YearAccuracy
 from .addresses import require_global
 from .backends.base import GeoBackend
-from .countries import country_name, normalize_country
+from .countries import normalize_country
 from .coverage import CoverageResult, coverage_from_mask, covered_cities, unique_points
-from .errors import FamilyMismatchError
+from .errors import FamilyMismatchError, InvalidEvidenceDateError, InvalidParameterError
 from .geography import Borders
 from .groundtruth import GroundTruth
 from .jsonutil import canonical_json, to_jsonable
-from .networks import DEFAULT_CLOUD_ASNS as _NETWORK_CLOUD_ASNS
-from .networks import AsnTable, CloudRanges, NetworkClass, ProviderRanges, classify_address
-from .stats import INTERVAL_METHODS, LikelihoodRatio, percent_down, round_directed
+from .networks import EXTENDED_HOSTING_ASNS as _HOSTING_NAMES
+from .networks import (
+    AsnTable,
+    CloudRanges,
+    NetworkClass,
+    ProviderRanges,
+    classify_address,
+    classify_for_evidence,
+)
+from .policy import DEFAULT_CLOUD_ASNS, PRESETS, Policy
+from .stats import percent_down
+
+if TYPE_CHECKING:
+    from .catalog import DatabaseCatalog
+    from .staleness import StalenessTable
+
+from .verdict import (
+    INSUFFICIENT,
+    NOT_VALID,
+    VALID,
+    CountryEvaluation,
+    Criterion,
+    Outcome,
+    Verdict,
+    outcome_of,
+)
 
 __all__ = [
     "DEFAULT_CLOUD_ASNS",
+    "INSUFFICIENT",
+    "NOT_VALID",
     "PRESETS",
+    "VALID",
+    "CountryEvaluation",
     "Criterion",
     "EvidentialAssessor",
     "Outcome",
@@ -65,377 +89,10 @@ __all__ = [
     "overseas_parts",
 ]
 
-Outcome = Literal["valid", "not valid", "insufficient data"]
-VALID: Final = "valid"
-NOT_VALID: Final = "not valid"
-INSUFFICIENT: Final = "insufficient data"
-
-#: The method's cloud set (METHOD.md section 6), from :data:`ipevidence.networks.DEFAULT_CLOUD_ASNS`.
-DEFAULT_CLOUD_ASNS: Final = frozenset(int(a) for a in _NETWORK_CLOUD_ASNS)
-
 
 def overseas_parts(country: str) -> int:
     """Polygon parts of ``country`` outside its main territory (Natural Earth 1:10m), 0 for none."""
     return Borders.load("10m").overseas_parts(normalize_country(country))
-
-
-def _alternatives(
-    value: Mapping[str, float] | Iterable[tuple[str, float]] | None,
-) -> tuple[tuple[str, float], ...] | None:
-    if value is None:
-        return None
-    items = value.items() if isinstance(value, Mapping) else value
-    return tuple(sorted((normalize_country(c), float(w)) for c, w in items))
-
-
-def _asns(value: Iterable[int]) -> frozenset[int]:
-    return frozenset(int(a) for a in value)
-
-
-@attrs.frozen
-class Policy:
-    """Every parameter of the verdict (METHOD.md section 13); build one with :meth:`preset`.
-
-    ``window_years`` years ending with the evidence's year; ``threshold`` applied to lower
-    confidence bounds when ``conservative`` (else to point estimates); ``interval``/``level`` for
-    every interval; ``not_located`` ``"exclude"`` (reference) or ``"wrong"``; minimum addresses over
-    the window and per year; valid-geography thresholds (``geography_required`` makes them decide);
-    the cloud/hosting ASN set; likelihood-ratio settings; the database date gap that draws a flag.
-    """
-
-    name: str = "default"
-    window_years: int = 8
-    threshold: float = 0.95
-    conservative: bool = True
-    interval: str = "wilson"
-    level: float = 0.95
-    not_located: str = "exclude"
-    min_addresses_total: int = 1000
-    min_addresses_per_year: int = 100
-    geography_required: bool = True
-    min_distinct_probes: int = 30
-    min_distinct_asns: int = 5
-    coverage_km: float = 50.0
-    min_population_coverage: float = 0.5
-    max_border_removed_share: float = 0.10
-    overseas_invalid: bool = False
-    cloud_asns: frozenset[int] = attrs.field(default=DEFAULT_CLOUD_ASNS, converter=_asns)
-    cloud_invalid: bool = True
-    report_lr: bool = True
-    lr_alternatives: tuple[tuple[str, float], ...] | None = attrs.field(default=None, converter=_alternatives)
-    lr_zero_count: str = "jeffreys"
-    max_database_gap_days: int = 365
-
-    def __attrs_post_init__(self) -> None:
-        if self.window_years < 1:
-            raise ValueError("window_years must be at least 1")
-        if not 0.0 < self.threshold <= 1.0:
-            raise ValueError("threshold must lie in (0, 1]")
-        if self.interval not in INTERVAL_METHODS:
-            raise ValueError(f"interval must be one of {', '.join(INTERVAL_METHODS)}")
-        if not 0.0 < self.level < 1.0:
-            raise ValueError("level must lie in (0, 1)")
-        if self.not_located not in ("exclude", "wrong"):
-            raise ValueError("not_located must be 'exclude' or 'wrong'")
-        if self.lr_zero_count not in ("jeffreys", "rule-of-three"):
-            raise ValueError("lr_zero_count must be 'jeffreys' or 'rule-of-three'")
-        if self.coverage_km <= 0:
-            raise ValueError("coverage_km must be positive")
-
-    @classmethod
-    def preset(cls, name: str, **changes: Any) -> Policy:
-        """A named preset (``"reference"`` or ``"default"``), optionally with changed parameters."""
-        try:
-            base = PRESETS[name]
-        except KeyError:
-            raise ValueError(
-                f"unknown policy preset {name!r}: expected one of {', '.join(sorted(PRESETS))}"
-            ) from None
-        return attrs.evolve(base, **changes) if changes else base
-
-    def to_dict(self) -> dict[str, Any]:
-        data = attrs.asdict(self, recurse=False)
-        data["cloud_asns"] = sorted(self.cloud_asns)
-        data["lr_alternatives"] = (
-            None if self.lr_alternatives is None else [list(x) for x in self.lr_alternatives]
-        )
-        return data
-
-
-PRESETS: Final[dict[str, Policy]] = {
-    "default": Policy(),
-    "reference": Policy(
-        name="reference",
-        conservative=False,
-        min_addresses_total=1,
-        min_addresses_per_year=1,
-        geography_required=False,
-        report_lr=False,
-    ),
-}
-
-
-@attrs.frozen
-class Criterion:
-    """One test of the verdict: its figure, threshold, and whether it passed.
-
-    ``passed`` is None when the figure could not be measured or the test is informational.
-    ``required`` criteria decide the outcome; others are reported (flags).
-    """
-
-    name: str
-    group: str
-    description: str
-    figure: float | int | str | None
-    threshold: float | int | str | None
-    comparison: str
-    passed: bool | None
-    required: bool = True
-    unit: str = ""
-
-    @property
-    def failed(self) -> bool:
-        return self.required and self.passed is False
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "group": self.group,
-            "description": self.description,
-            "figure": self.figure,
-            "threshold": self.threshold,
-            "comparison": self.comparison,
-            "passed": self.passed,
-            "required": self.required,
-            "unit": self.unit,
-        }
-
-    def figure_text(self) -> str:
-        """The figure as shown to a reader, rounded AGAINST passing: down for a ``>=`` test and up
-        for a ``<=`` test, so a shown figure never seems to meet a threshold the raw one misses."""
-        direction = {">=": "down", "<=": "up"}.get(self.comparison, "nearest")
-        return _fmt(self.figure, self.unit, direction=direction)
-
-    def threshold_text(self) -> str:
-        return _fmt(self.threshold, self.unit)
-
-    def status(self) -> str:
-        if self.passed is None:
-            return "not measured" if self.figure is None else "reported"
-        if self.passed:
-            return "pass"
-        if self.group == "data":
-            # too little ground truth: "insufficient data", which is not a negative finding
-            return "insufficient"
-        return "FAIL" if self.required else "flag"
-
-    def __str__(self) -> str:
-        fig = self.figure_text()
-        thr = "" if self.threshold is None else f" (threshold {self.comparison} {self.threshold_text()})"
-        return f"{self.description}: {fig}{thr} - {self.status()}"
-
-
-def _fmt(value: Any, unit: str = "", *, direction: str = "nearest") -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if unit == "%" and isinstance(value, int | float):
-        return f"{round_directed(100 * value, 2, direction):.2f} %"
-    if isinstance(value, float):
-        if value < 1.0:
-            return f"{round_directed(value, 4, direction):.4f}"
-        return f"{round_directed(value, 2, direction):,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def _outcome(criteria: Iterable[Criterion]) -> str:
-    crit = list(criteria)
-    if any(c.failed for c in crit if c.group in ("address", "claim")):
-        return NOT_VALID
-    if any(c.failed for c in crit if c.group == "data"):
-        return INSUFFICIENT
-    if any(c.failed for c in crit):
-        return NOT_VALID
-    return VALID
-
-
-@attrs.frozen
-class CountryEvaluation:
-    """The country-level part of a verdict for one window (shared by every address of it)."""
-
-    country: str
-    first: int
-    last: int
-    accuracy: CountryAccuracy
-    criteria: tuple[Criterion, ...]
-    coverage: CoverageResult | None
-    distinct_probes: int
-    distinct_asns: int
-
-    @property
-    def outcome(self) -> str:
-        return _outcome(self.criteria)
-
-    @property
-    def valid_geography(self) -> bool:
-        return not any(
-            c.passed is False for c in self.criteria if c.group == "geography" and c.name != "overseas_parts"
-        )
-
-
-@attrs.frozen(eq=False)
-class Verdict:
-    """The evidential value of one address's country location at one date.
-
-    Deterministic: the same inputs give the same :meth:`to_json` bytes (no wall-clock time).
-    """
-
-    ip: str
-    family: int
-    date: dt.date
-    claimed_country: str | None
-    located_country: str | None
-    country: str | None
-    outcome: str
-    reasons: tuple[str, ...]
-    criteria: tuple[Criterion, ...]
-    window: tuple[int, int]
-    accuracy: CountryAccuracy | None
-    likelihood_ratio: LikelihoodRatio | None
-    asn: int | None
-    network: Mapping[str, Any]
-    database_gap_days: int
-    coverage: CoverageResult | None
-    provenance: Mapping[str, Any]
-
-    @property
-    def is_valid(self) -> bool:
-        return self.outcome == VALID
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {
-            "ip": self.ip,
-            "family": self.family,
-            "date": self.date.isoformat(),
-            "claimed_country": self.claimed_country,
-            "located_country": self.located_country,
-            "country": self.country,
-            "outcome": self.outcome,
-            "reasons": list(self.reasons),
-            "criteria": [c.to_dict() for c in self.criteria],
-            "window": {"first": self.window[0], "last": self.window[1]},
-            "accuracy": None if self.accuracy is None else self.accuracy.to_dict(),
-            "likelihood_ratio": None if self.likelihood_ratio is None else self.likelihood_ratio.to_dict(),
-            "asn": self.asn,
-            "network": dict(self.network),
-            "database_gap_days": self.database_gap_days,
-            "coverage": None if self.coverage is None else self.coverage.to_dict(),
-            "provenance": dict(self.provenance),
-        }
-        out: dict[str, Any] = to_jsonable(data)
-        return out
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """Canonical JSON (sorted keys): byte-identical for the same inputs."""
-        return canonical_json(self.to_dict(), indent=indent)
-
-    def _headline(self) -> str:
-        where = self.located_country
-        place = f"{where} ({country_name(where)})" if where else "no country (not located)"
-        claim = f", claimed {self.claimed_country}" if self.claimed_country else ""
-        return (
-            f"{self.ip} on {self.date.isoformat()}: the database places it in {place}{claim}. "
-            f"Country location evidence: {self.outcome.upper()}."
-        )
-
-    def __str__(self) -> str:
-        parts = [self._headline()]
-        parts.extend(f"{r[0].upper()}{r[1:]}." for r in self.reasons)
-        if self.accuracy is not None:
-            if self.accuracy.addresses:
-                parts.append(f"Accuracy of the database on the ground truth of {self.accuracy}.")
-            else:
-                parts.append(
-                    f"There is no ground truth of {self.accuracy.country} in {self.window[0]}-"
-                    f"{self.window[1]}, so the database's accuracy there is not measured."
-                )
-        if self.likelihood_ratio is not None:
-            parts.append(f"Likelihood ratio: {self.likelihood_ratio}.")
-        net = "unknown ASN" if self.asn is None else f"AS{self.asn}"
-        if self.network.get("is_cloud"):
-            net += f" (cloud/hosting: {self.network.get('provider')})"
-        parts.append(
-            f"Address network: {net}. "
-            f"Database built {self.provenance.get('database', {}).get('build_date', '?')}, "
-            f"{self.database_gap_days} days from the evidence date."
-        )
-        lines = [" ".join(parts), "", "Criteria:"]
-        lines.extend(f"  - [{c.group}] {c}" for c in self.criteria)
-        return "\n".join(lines)
-
-    def to_markdown(self) -> str:
-        out = [f"### Verdict: {self.outcome.upper()}", "", self._headline(), ""]
-        out.extend(f"- {r}" for r in self.reasons)
-        out += ["", "| Group | Criterion | Figure | Threshold | Result |", "|---|---|---|---|---|"]
-        for c in self.criteria:
-            thr = "" if c.threshold is None else f"{c.comparison} {c.threshold_text()}"
-            out.append(f"| {c.group} | {c.description} | {c.figure_text()} | {thr} | {c.status()} |")
-        if self.accuracy is not None:
-            out += ["", self.accuracy.table().to_markdown()]
-        if self.likelihood_ratio is not None:
-            out += ["", f"**Likelihood ratio**: {self.likelihood_ratio}"]
-        db = self.provenance.get("database", {})
-        out += [
-            "",
-            f"_ipevidence {self.provenance.get('library_version')}, "
-            f"policy {self.provenance.get('policy', {}).get('name')}, "
-            f"database {db.get('name')} (built {db.get('build_date')}, SHA-256 {db.get('sha256')})._",
-        ]
-        return "\n".join(out) + "\n"
-
-    def to_pandas(self) -> Any:
-        """The criteria as a pandas DataFrame, one row per criterion (figure, threshold, result);
-        pandas is optional and imported only here."""
-        import pandas as pd
-
-        return pd.DataFrame(
-            [
-                {
-                    "group": c.group,
-                    "criterion": c.description,
-                    "figure": c.figure,
-                    "threshold": c.threshold,
-                    "comparison": c.comparison,
-                    "required": c.required,
-                    "result": c.status(),
-                }
-                for c in self.criteria
-            ],
-            columns=["group", "criterion", "figure", "threshold", "comparison", "required", "result"],
-        )
-
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(c.group)}</td><td>{html.escape(c.description)}</td>"
-            f"<td>{html.escape(c.figure_text())}</td><td>{html.escape(c.threshold_text())}</td>"
-            f"<td>{html.escape(c.status())}</td></tr>"
-            for c in self.criteria
-        )
-        acc = self.accuracy.table()._repr_html_() if self.accuracy is not None else ""
-        lr = (
-            f"<p>Likelihood ratio: {html.escape(str(self.likelihood_ratio))}</p>"
-            if self.likelihood_ratio
-            else ""
-        )
-        return (
-            f"<div><h3>Verdict: {html.escape(self.outcome.upper())}</h3>"
-            f"<p>{html.escape(self._headline())}</p>"
-            "<table><thead><tr><th>Group</th><th>Criterion</th><th>Figure</th><th>Threshold</th><th>Result</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>{acc}{lr}</div>"
-        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -443,29 +100,42 @@ class Verdict:
 # --------------------------------------------------------------------------------------------
 
 
-def _to_date(value: dt.date | dt.datetime | str) -> dt.date:
+def _to_date(value: object) -> dt.date:
+    """An evidence date from a ``date``, a ``datetime`` or an ISO string; anything else is an
+    :class:`~ipevidence.errors.InvalidEvidenceDateError` (a ``ValueError``)."""
     if isinstance(value, dt.datetime):
         return value.date()
     if isinstance(value, dt.date):
         return value
     if isinstance(value, str):
+        text = value.strip()
         try:
-            return dt.date.fromisoformat(value.strip()[:10])
+            if len(text) > 10 and text[10] in "T ":
+                return dt.datetime.fromisoformat(text).date()
+            return dt.date.fromisoformat(text)
         except ValueError:
-            raise ValueError(f"{value!r} is not an ISO date (YYYY-MM-DD)") from None
-    raise TypeError(f"a date is a datetime.date or an ISO string, not {type(value).__name__}")
+            raise InvalidEvidenceDateError(
+                f"{value[:40]!r} is not an ISO date (YYYY-MM-DD) or date-time"
+            ) from None
+    raise InvalidEvidenceDateError(
+        f"an evidence date is a datetime.date, a datetime or an ISO string, not {type(value).__name__}"
+    )
 
 
-def _classify(
-    ip: str,
-    policy: Policy,
-    asn: int | None,
-    asn_table: AsnTable | None,
-    cloud_ranges: CloudRanges | ProviderRanges | None,
-) -> NetworkClass:
-    """ASN and cloud/hosting status of the evidence address (:func:`ipevidence.networks.classify_address`)."""
-    names = {a: _NETWORK_CLOUD_ASNS.get(a, f"AS{a}") for a in policy.cloud_asns}
-    return classify_address(ip, asn=asn, asn_table=asn_table, cloud_ranges=cloud_ranges, asns=names)
+def check_asn(value: object) -> int | None:
+    """An AS number the caller gives: None, or an integer in 1..4294967295 (not a bool, not a float).
+
+    Raises :class:`~ipevidence.errors.InvalidParameterError` otherwise: ``0`` and negative numbers
+    are not "no ASN", and ``True`` or ``1.5`` are not AS numbers.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise InvalidParameterError(f"an AS number is an integer, not {type(value).__name__} {value!r}")
+    n = int(value)
+    if not 0 < n < 2**32:
+        raise InvalidParameterError(f"AS number {n} is outside 1..4294967295")
+    return n
 
 
 def _border_share(gt: GroundTruth) -> float | None:
@@ -503,6 +173,65 @@ def _gt_summary(gt: GroundTruth) -> dict[str, Any]:
         "archive": archive,
         "parameters": params,
     }
+
+
+def policy_likelihood_ratio(
+    located: LocatedGroundTruth, policy: Policy, country: str, observed: str | None, first: int, last: int
+) -> tuple[Any, str | None]:
+    """The likelihood ratio of "the database says ``observed``" for Hp "the device was in
+    ``country``" under the policy's Hd (:attr:`Policy.lr_hd`, :attr:`Policy.lr_alternatives`), with a
+    note: why there is none, or what was removed from the alternatives.
+
+    An address the database cannot place (``observed`` None) gets no LR: there is no country
+    location to weigh. ``country`` named among the alternatives is removed from Hd with a note
+    (a report over many countries must not fail on one of them).
+    """
+    p = policy
+    if observed is None:
+        return None, (
+            "not computed: the database gives no country for this address, so there is no "
+            f"country location to weigh for or against {country}"
+        )
+    note: str | None = None
+    alternatives: Mapping[str, float] | list[str] | None = None
+    if p.lr_alternatives is not None:
+        named = [(c, w) for c, w in p.lr_alternatives if c != country]
+        if len(named) < len(p.lr_alternatives):
+            note = (
+                f"{country} was named among the alternatives but is the proposition Hp itself; "
+                "it was removed from Hd"
+            )
+        if not named:
+            return None, (note or "") + (
+                "; no alternative is left to weigh against" if note else "no alternative is left"
+            )
+        if p.lr_hd == "weighted":
+            alternatives = {c: float(w or 0.0) for c, w in named}
+            if sum(alternatives.values()) <= 0:
+                return None, f"{note}; the remaining alternatives all have weight 0"
+        else:
+            alternatives = [c for c, _ in named]
+    lr = located.evidence_lr(
+        country,
+        observed,
+        first,
+        last,
+        alternatives=alternatives,
+        mode=p.lr_hd,
+        min_addresses=p.alternative_min_addresses,
+        basis="conservative" if p.conservative else "point",
+    )
+    if lr is None:
+        why = f"not computed: {country} has no ground truth in {first}-{last}"
+        return None, why if note is None else f"{note}; {why}"
+    if lr.headline is None:
+        missing = ", ".join(lr.alternatives_without_data) or "none"
+        why = (
+            f"not computed: no alternative has enough ground truth in {first}-{last} (at least "
+            f"{p.alternative_min_addresses:,} addresses; without: {missing})"
+        )
+        return None, why if note is None else f"{note}; {why}"
+    return lr, note
 
 
 # --------------------------------------------------------------------------------------------
@@ -556,8 +285,11 @@ class EvidentialAssessor:
         *,
         asn_table: AsnTable | None = None,
         cloud_ranges: CloudRanges | ProviderRanges | None = None,
+        catalog: DatabaseCatalog | None = None,
     ) -> None:
         self.policy = Policy.preset(policy) if isinstance(policy, str) else policy
+        self.catalog = catalog
+        self._staleness: dict[str, StalenessTable] = {}
         self.asn_table = asn_table
         self.cloud_ranges = cloud_ranges
         if ground_truth.family not in backend.families:
@@ -569,7 +301,7 @@ class EvidentialAssessor:
         self.backend = backend
         self._located: LocatedGroundTruth | None = None
         self._countries: dict[tuple[str, int, int], CountryEvaluation] = {}
-        self._lrs: dict[tuple[str, str, int, int], LikelihoodRatio | None] = {}
+        self._lrs: dict[tuple[str, str, int, int], tuple[Any, str | None]] = {}
         self._provenance: Mapping[str, Any] | None = None
         self._geo_index: _GeoIndex | None = None
         self._covered: dict[tuple[str, int], npt.NDArray[np.bool_]] = {}
@@ -585,7 +317,12 @@ class EvidentialAssessor:
         """The ground truth geolocated by the database (built on first use)."""
         if self._located is None:
             self._located = LocatedGroundTruth.from_backend(
-                self.ground_truth, self.backend, method=self.policy.interval, level=self.policy.level
+                self.ground_truth,
+                self.backend,
+                method=self.policy.interval,
+                level=self.policy.level,
+                clustering=self.policy.clustering,
+                min_icc=self.policy.min_icc,
             )
         return self._located
 
@@ -617,6 +354,19 @@ class EvidentialAssessor:
         lgt = self.located
         acc = lgt.country_accuracy(code, first, last, p.not_located)
         crit: list[Criterion] = []
+        years = last - first + 1
+        crit.append(
+            Criterion(
+                "window_years",
+                "data",
+                f"years of ground truth in the window {first}-{last} (the policy's window is "
+                f"{p.window_years} years)",
+                years,
+                p.min_window_years,
+                ">=",
+                years >= p.min_window_years,
+            )
+        )
         total = acc.addresses
         crit.append(
             Criterion(
@@ -670,6 +420,33 @@ class EvidentialAssessor:
                 unit="%",
             )
         )
+        # A clear failure: even the upper confidence bound of Hist all or of some year is below the
+        # threshold. This makes the evidence "not valid" however few addresses there are (a thin
+        # but clearly bad record is a negative finding, not "insufficient data").
+        uppers = [
+            (iv.high, y.year)
+            for y in acc.years
+            for iv in (y.selected(p.not_located),)
+            if iv.trials and iv.high is not None
+        ]
+        if hist_all_iv.trials and hist_all_iv.high is not None:
+            uppers.append((hist_all_iv.high, None))
+        if uppers:
+            upper, upper_year = min(uppers, key=lambda t: (t[0], t[1] or 0))
+            where = f"{upper_year}" if upper_year is not None else f"{first}-{last}"
+            crit.append(
+                Criterion(
+                    "accuracy_upper",
+                    "accuracy",
+                    f"lowest upper confidence bound of the accuracy ({where}; below the threshold is a "
+                    "clear failure)",
+                    upper,
+                    p.threshold,
+                    ">=",
+                    upper >= p.threshold,
+                    unit="%",
+                )
+            )
         # Valid geography.
         rows = lgt.rows_of(code, first, last)
         probes, asns, points = self._geo.indicators(rows)
@@ -766,20 +543,129 @@ class EvidentialAssessor:
         assert mask is not None
         return coverage_from_mask(code, mask, km, points)
 
-    def _lr(self, country: str, observed: str | None, first: int, last: int) -> LikelihoodRatio | None:
+    def _lr(self, country: str, observed: str | None, first: int, last: int) -> tuple[Any, str | None]:
+        """The likelihood ratio of "the database says ``observed``" for Hp = ``country`` under the
+        policy's Hd, with a note (why there is none, or what was removed from the alternatives)."""
         key = (country, observed or "", first, last)
         if key not in self._lrs:
-            alts = dict(self.policy.lr_alternatives) if self.policy.lr_alternatives is not None else None
-            self._lrs[key] = self.located.likelihood_ratio(
-                country,
-                observed,
-                first,
-                last,
-                alternatives=alts,
-                zero_count=self.policy.lr_zero_count,
-                basis="conservative" if self.policy.conservative else "point",
+            self._lrs[key] = policy_likelihood_ratio(
+                self.located, self.policy, country, observed, first, last
             )
         return self._lrs[key]
+
+    def _network(self, addr: str, when: dt.date, asn: int | None) -> NetworkClass:
+        """ASN and cloud/hosting status of the evidence address: the caller's ASN, else the caller's
+        IP-to-ASN table, else (``network_data``) the shipped table nearest the evidence date."""
+        names = {a: _HOSTING_NAMES.get(a, f"AS{a}") for a in self.policy.cloud_asns}
+        if self.policy.network_data:
+            return classify_for_evidence(
+                addr, when, asn=asn, asn_table=self.asn_table, cloud_ranges=self.cloud_ranges, asns=names
+            )
+        return classify_address(
+            addr, asn=asn, asn_table=self.asn_table, cloud_ranges=self.cloud_ranges, asns=names
+        )
+
+    def _network_criteria(
+        self, net: NetworkClass, country: str | None, first: int, last: int
+    ) -> tuple[list[Criterion], list[str], YearAccuracy | None]:
+        """The cloud/hosting criterion and the ground truth of the address's own network."""
+        p = self.policy
+        crit: list[Criterion] = []
+        reasons: list[str] = []
+        checked = net.is_cloud or net.asn is not None
+        crit.append(
+            Criterion(
+                "cloud_hosting",
+                "address",
+                "address in a cloud or hosting network",
+                (net.provider or "no") if checked else None,
+                "no",
+                "==",
+                (not net.is_cloud) if checked else None,
+                p.cloud_invalid,
+            )
+        )
+        if not checked:
+            missing = getattr(net, "missing", None) or (
+                "no ASN was given, no IP-to-ASN table answered and no cloud range file matched"
+            )
+            reasons.append(
+                f"the address's network could not be checked ({missing}): a cloud, hosting or VPN "
+                "address cannot be ruled out, so the evidence cannot be valid on this check"
+            )
+        elif net.is_cloud:
+            reasons.append(f"{net.reason}: a cloud or hosting address says nothing about where the user was")
+        net_acc: YearAccuracy | None = None
+        if country is not None and net.asn is not None and not net.is_cloud:
+            net_acc = self.located.network_accuracy(country, net.asn, first, last, p.not_located)
+            iv = net_acc.selected(p.not_located)
+            enough = net_acc.addresses >= p.min_network_addresses
+            figure = (iv.low if p.conservative else iv.estimate) if enough else None
+            basis = "lower bound" if p.conservative else "point estimate"
+            crit.append(
+                Criterion(
+                    "network_accuracy",
+                    "network",
+                    f"accuracy on the ground truth of AS{net.asn} within {country}, {first}-{last} "
+                    f"({basis}; {net_acc.addresses:,} addresses)",
+                    figure,
+                    p.threshold,
+                    ">=",
+                    None if figure is None else figure >= p.threshold,
+                    p.network_required,
+                    unit="%",
+                )
+            )
+            if not enough:
+                reasons.append(
+                    f"the ground truth holds {net_acc.addresses:,} addresses of AS{net.asn} in {country} "
+                    f"in {first}-{last} (fewer than {p.min_network_addresses:,}): the country's accuracy "
+                    "was measured on other networks"
+                )
+        return crit, reasons, net_acc
+
+    def _database_criterion(
+        self, located: str | None, when: dt.date, gap: int, first: int, last: int
+    ) -> Criterion:
+        """The database's age against the evidence date: measured on the catalogue's builds of the
+        same age when a catalogue is given (docs/databases.md), else the flat gap flag."""
+        p = self.policy
+        build = self.backend.build_date
+        if self.catalog is None or located is None:
+            return Criterion(
+                "database_gap_days",
+                "database",
+                "days between the database build and the evidence date",
+                gap,
+                p.max_database_gap_days,
+                "<=",
+                gap <= p.max_database_gap_days,
+                False,
+            )
+        from .staleness import staleness_table
+
+        if located not in self._staleness:
+            self._staleness[located] = staleness_table(
+                self.ground_truth, self.catalog, countries=[located], method=p.interval, level=p.level
+            )
+        age = self._staleness[located].accuracy_for(
+            located, build, when, not_located=p.not_located, first_year=first, last_year=last
+        )
+        iv = age.interval
+        figure = None if iv is None else (iv.low if p.conservative else iv.estimate)
+        basis = "lower bound" if p.conservative else "point estimate"
+        return Criterion(
+            "database_age_accuracy",
+            "database",
+            f"accuracy in {located} of the catalogue's builds {age.age_years} year(s) older than the "
+            f"evidence, as the database built {build.isoformat()} is ({basis}, weakest of "
+            f"{len(age.cells)} build-year cell(s) in {first}-{last})",
+            figure,
+            p.threshold,
+            ">=",
+            None if figure is None else figure >= p.threshold,
+            unit="%",
+        )
 
     # -- the verdict -----------------------------------------------------------------------------
 
@@ -794,16 +680,18 @@ class EvidentialAssessor:
         """The verdict for ``ip`` seen at ``date`` (optionally claimed to show ``claimed_country``).
 
         Raises InvalidAddressError / ReservedAddressError, UnknownCountryError,
-        OutsideGroundTruthError and FamilyMismatchError (see :mod:`ipevidence.errors`).
+        OutsideGroundTruthError, FamilyMismatchError and InvalidParameterError (a date that is not a
+        date, an AS number outside 1..4294967295; see :mod:`ipevidence.errors`).
         """
         addr = require_global(ip)
         family = addr.version
+        when = _to_date(date)
+        given_asn = check_asn(asn)
         if family != self.ground_truth.family:
             raise FamilyMismatchError(
                 f"{ip} is IPv{family} but the ground truth is IPv{self.ground_truth.family}: "
                 f"use an IPv{family} ground truth"
             )
-        when = _to_date(date)
         claimed = normalize_country(claimed_country) if claimed_country else None
         p = self.policy
         first, last = self.located.window(when.year, p.window_years)
@@ -811,7 +699,6 @@ class EvidentialAssessor:
         located = normalize_country(located) if located else None
         country = located or claimed
         crit: list[Criterion] = []
-        reasons: list[str] = []
         evaluation = self.evaluate_country(country, first, last) if country else None
         if evaluation is not None:
             crit.extend(evaluation.criteria)
@@ -826,30 +713,9 @@ class EvidentialAssessor:
                 located is not None,
             )
         )
-        net = _classify(str(addr), p, asn, self.asn_table, self.cloud_ranges)
-        checked = net.is_cloud or net.asn is not None or self.cloud_ranges is not None
-        crit.append(
-            Criterion(
-                "cloud_hosting",
-                "address",
-                "address in a cloud or hosting network",
-                (net.provider or "no") if checked else None,
-                "no",
-                "==",
-                (not net.is_cloud) if checked else None,
-                p.cloud_invalid,
-            )
-        )
-        net_reasons: list[str] = []
-        if not checked:
-            net_reasons.append(
-                "the address's network was not checked: no ASN was given and no ASN table or cloud range "
-                "files were supplied"
-            )
-        elif net.is_cloud:
-            net_reasons.append(
-                f"{net.reason}: a cloud or hosting address says nothing about where the user was"
-            )
+        net = self._network(str(addr), when, given_asn)
+        net_crit, net_reasons, net_acc = self._network_criteria(net, located, first, last)
+        crit.extend(net_crit)
         if claimed is not None:
             crit.append(
                 Criterion(
@@ -863,23 +729,14 @@ class EvidentialAssessor:
                 )
             )
         gap = abs((self.backend.build_date - when).days)
-        crit.append(
-            Criterion(
-                "database_gap_days",
-                "database",
-                "days between the database build and the evidence date",
-                gap,
-                p.max_database_gap_days,
-                "<=",
-                gap <= p.max_database_gap_days,
-                False,
-            )
-        )
-        outcome = _outcome(crit)
-        reasons.extend(self._reasons(crit, family, located, claimed, outcome))
+        crit.append(self._database_criterion(located, when, gap, first, last))
+        outcome = outcome_of(crit)
+        reasons = self._reasons(crit, family, located, claimed, outcome)
         reasons.extend(net_reasons)
         hp = claimed or located
-        lr = self._lr(hp, located, first, last) if p.report_lr and hp else None
+        lr, lr_note = self._lr(hp, located, first, last) if p.report_lr and hp else (None, None)
+        if lr_note and lr is not None:
+            reasons.append(lr_note)
         return Verdict(
             ip=str(addr),
             family=family,
@@ -898,6 +755,8 @@ class EvidentialAssessor:
             database_gap_days=gap,
             coverage=None if evaluation is None else evaluation.coverage,
             provenance=self.provenance(),
+            network_accuracy=net_acc,
+            lr_note=lr_note if lr is None else None,
         )
 
     @staticmethod
@@ -915,11 +774,19 @@ class EvidentialAssessor:
                     f"{c.description} is {c.figure_text()}, "
                     f"the policy requires {c.comparison} {c.threshold_text()}"
                 )
-        if any(c.failed for c in crit if c.group == "data"):
+        if any(c.failed for c in crit if c.name == "accuracy_upper"):
+            out.append(
+                "the accuracy is clearly below the threshold (even its upper confidence bound is): "
+                "a negative finding, however few addresses there are"
+            )
+        elif any(c.failed for c in crit if c.group == "data"):
             out.append(
                 f"{'IPv6 ' if family == 6 else ''}ground truth is too thin for this country and window: "
                 "insufficient data, not a negative finding"
             )
+        for c in crit:
+            if c.required and c.passed is None and c.group != "address":
+                out.append(f"{c.description} could not be measured, so the evidence cannot be valid on it")
         for c in crit:
             if not c.required and c.passed is False:
                 out.append(
@@ -948,6 +815,7 @@ class EvidentialAssessor:
                     percent_down(acc.hist_min_low),
                     percent_down(iv.low),
                     acc.addresses,
+                    None if not iv.trials else int(iv.effective_n),
                     ev.valid_geography,
                     ev.outcome == VALID,
                     ev.outcome,
@@ -962,6 +830,7 @@ class EvidentialAssessor:
                 "Hist min low",
                 "Hist all low",
                 "Addresses",
+                "Effective n",
                 "Valid geography",
                 "Valid evidence",
                 "Outcome",
@@ -970,7 +839,10 @@ class EvidentialAssessor:
             notes=(
                 f"Policy {p.name}: threshold {100 * p.threshold:g} % on "
                 f"{'lower bounds' if p.conservative else 'point estimates'} "
-                f"({100 * p.level:g} % {p.interval}).",
+                f"({100 * p.level:g} % {p.interval}, "
+                f"{'clustered by probe' if p.clustering == 'probe' else 'addresses as independent trials'}).",
+                "Effective n: the independent trials the Hist all counts are worth once the many addresses "
+                "one probe gives are accounted for (addresses / design effect; rounded down).",
                 "Percentages are rounded down, so a shown figure never exceeds the measured one.",
                 "Each piece of evidence should still be assessed individually.",
             ),

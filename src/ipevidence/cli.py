@@ -10,11 +10,13 @@ standard error. An error is one line ``ipevidence: error: ...`` without a traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import enum
 import os
 import sys
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -47,6 +49,10 @@ class ExitCode(enum.IntEnum):
     INTERNAL = 70
     #: interrupted by the user (Ctrl-C)
     INTERRUPTED = 130
+    #: the reader of standard output went away (``... | head -1``) before the command finished;
+    #: 128 + SIGPIPE, what a shell reports for a command a broken pipe stopped. A command whose output
+    #: was cut only after its work was done keeps its own exit code (see :class:`Console`).
+    BROKEN_PIPE = 141
 
 
 class FeatureUnavailableError(errors.IpEvidenceError, RuntimeError):
@@ -81,29 +87,59 @@ def exit_code_for(exc: BaseException) -> ExitCode:
 
 
 # --------------------------------------------------------------------------- output helpers
+def _discard_stream(stream: TextIO) -> None:
+    """Point a standard stream whose reader went away at /dev/null, so that later writes and the
+    interpreter's final flush neither fail nor print "Broken pipe"."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stream.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # not a real file (a test's StringIO)
+        pass
+
+
 class Console:
-    """Where the command writes: results to stdout, notes and warnings to stderr (``--quiet``)."""
+    """Where the command writes: results to stdout, notes and warnings to stderr (``--quiet``).
+
+    When the reader of a stream goes away (``ipevidence assess ... | head -1``), the rest of what
+    the command writes there is dropped quietly and the command carries on, so its work (a file
+    it writes) is done and its exit code is still its outcome; nothing about the pipe is printed.
+    """
 
     def __init__(self, *, quiet: bool, out: TextIO | None = None, err: TextIO | None = None) -> None:
         self.quiet = quiet
         self.out = out or sys.stdout
         self.err = err or sys.stderr
 
+    def _print(self, text: str, stream: TextIO) -> None:
+        try:
+            print(text, file=stream)
+        except BrokenPipeError:
+            _discard_stream(stream)
+
     def result(self, text: str = "") -> None:
-        print(text, file=self.out)
+        self._print(text, self.out)
 
     def info(self, text: str) -> None:
         if not self.quiet:
-            print(text, file=self.err)
+            self._print(text, self.err)
 
     def warn(self, text: str) -> None:
-        print(f"ipevidence: warning: {text}", file=self.err)
+        self._print(f"ipevidence: warning: {text}", self.err)
 
     def attribution(self, lines: Sequence[str] = (DATABASE_ATTRIBUTION,)) -> None:
         """The attribution a database's licence requires wherever its data is used."""
         if not self.quiet:
             for line in lines:
-                print(line, file=self.err)
+                self._print(line, self.err)
+
+    def flush(self) -> None:
+        """Flush both streams (a broken pipe found only now is dropped quietly too)."""
+        for stream in (self.out, self.err):
+            try:
+                stream.flush()
+            except BrokenPipeError:
+                _discard_stream(stream)
 
 
 def require(module: str) -> Any:
@@ -130,6 +166,32 @@ def parse_date(text: str) -> dt.date:
         raise argparse.ArgumentTypeError(f"not a date (expected YYYY-MM-DD): {text!r}") from None
 
 
+def parse_asn(text: str) -> int:
+    """``--asn``: an AS number, 1 to 4294967295 (``AS15169`` accepted); 0 is reserved, not "none"."""
+    digits = text.strip()
+    if digits[:2].upper() == "AS":
+        digits = digits[2:]
+    if not digits.isdigit() or not digits.isascii():
+        raise argparse.ArgumentTypeError(f"not an AS number: {text!r} (expected 1 to 4294967295, e.g. 15169)")
+    value = int(digits[:12])
+    if len(digits) > 12 or not 0 < value < 2**32:
+        raise argparse.ArgumentTypeError(
+            f"AS number {text.strip()[:20]!r} out of range: AS numbers are 1 to 4294967295 (0 is reserved)"
+        )
+    return value
+
+
+def parse_line_limit(text: str) -> int:
+    """``--max-line-length``: a positive number of characters."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of characters: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("--max-line-length must be at least 1")
+    return value
+
+
 def parse_countries(values: Sequence[str]) -> list[str]:
     from .countries import normalize_country
 
@@ -148,9 +210,25 @@ def _global_options(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     g.add_argument(
         "--database",
         metavar="FILE",
+        action="append",
         default=d(None),
         help="geolocation database (IP2Location BIN, .mmdb, CSV ranges); "
-        "default: the shipped IP2Location LITE DB1 (2024-10-01)",
+        "default: the shipped IP2Location LITE DB1 (2024-10-01); repeat it (or use --database-dir) "
+        "for a catalogue of dated builds, from which --database-rule picks the build for the date",
+    )
+    g.add_argument(
+        "--database-dir",
+        metavar="DIR",
+        action="append",
+        default=d(None),
+        help="a folder of dated database builds (a catalogue; each dated by its own build date)",
+    )
+    g.add_argument(
+        "--database-rule",
+        metavar="RULE",
+        default=d("nearest-before"),
+        help="how a catalogue picks the build for a date: nearest-before (default: what an "
+        "investigator had that day), nearest, or a file of the catalogue",
     )
     g.add_argument(
         "--ground-truth",
@@ -176,8 +254,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="How much an IP-to-country geolocation is worth as forensic evidence "
         "(Komosny 2023 method, RIPE Atlas ground truth).",
         epilog="Exit codes: 0 ok/valid, 1 not valid (or tamper findings), 2 usage, 3 data error, "
-        "4 input cannot be assessed, 5 insufficient data, 6 component unavailable, 70 internal error. "
-        + DATABASE_ATTRIBUTION,
+        "4 input cannot be assessed, 5 insufficient data, 6 component unavailable, 70 internal error, "
+        "141 output pipe closed before the work was done. " + DATABASE_ATTRIBUTION,
     )
     parser.add_argument("--version", action="version", version=f"ipevidence {__version__}")
     _global_options(parser, suppress=False)
@@ -212,12 +290,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
     p.add_argument("--every", type=int, default=1, metavar="K", help="use every K-th day (default 1)")
     p.add_argument("--csv", metavar="FILE", help="also export the ground truth as CSV (reference columns)")
+    p.add_argument(
+        "--exclude-probes",
+        action="append",
+        default=[],
+        metavar="FILE",
+        help="a published list of probes that misreport their location (plain ids or the CSV with "
+        "probe_id,violates_ark,...; not shipped: academic licence); may be repeated",
+    )
     p.set_defaults(handler=cmd_build)
 
     p = add("table", "the evidential table (the paper's Table 8) for countries at an evidence date")
     p.add_argument("countries", nargs="*", metavar="COUNTRY", help="ISO alpha-2 codes (default: all)")
     p.add_argument("--date", type=parse_date, required=True, help="evidence date (YYYY-MM-DD)")
     p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
+    add_alternatives_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(handler=cmd_table)
 
@@ -225,9 +312,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ip", help="the IP address from the evidence")
     p.add_argument("--date", type=parse_date, required=True, help="date of the evidence (YYYY-MM-DD)")
     p.add_argument("--country", help="the country the evidence is claimed to show (ISO alpha-2)")
-    p.add_argument("--asn", type=int, help="the address's AS number, if known (e.g. from WHOIS)")
+    p.add_argument(
+        "--asn",
+        type=parse_asn,
+        help="the address's AS number, if known (e.g. from WHOIS): 1 to 4294967295",
+    )
     add_network_options(p)
     p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
+    add_alternatives_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(handler=cmd_assess)
 
@@ -259,6 +351,19 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--service-column", default=None, help="(default: none; --service names it)")
     g.add_argument("--event-column", default=None, help="(default: none)")
     g.add_argument("--service", default=None, help="service name for every entry (default: the format)")
+    p.add_argument(
+        "--encoding",
+        default=None,
+        help="the log's text encoding (a Python codec name such as cp1252 or utf-16; default UTF-8). "
+        "Bytes not valid in it are read as U+FFFD, counted and reported",
+    )
+    p.add_argument(
+        "--max-line-length",
+        type=parse_line_limit,
+        default=None,
+        metavar="CHARS",
+        help="longest line read, in characters (default 1048576); a longer line is one malformed line",
+    )
     out = p.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="machine-readable JSON output")
     out.add_argument("--markdown", action="store_true", help="Markdown output")
@@ -270,6 +375,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--output", "-o", default="ipevidence-report", metavar="DIR", help="output directory")
     p.add_argument("--assess", nargs="*", default=[], metavar="IP", help="addresses to assess in the report")
     p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
+    add_alternatives_option(p)
     p.add_argument(
         "--no-figures",
         dest="figures",
@@ -277,6 +383,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="write no figures (faster; needs no matplotlib)",
     )
     p.set_defaults(handler=cmd_report)
+
+    p = add("staleness", "accuracy of every database build on every ground-truth year (needs a catalogue)")
+    p.add_argument(
+        "countries",
+        nargs="*",
+        metavar="COUNTRY",
+        help="countries to tabulate besides all countries pooled (default: every country in the JSON, "
+        "only the pooled figure printed)",
+    )
+    p.add_argument(
+        "--not-located",
+        choices=("exclude", "wrong"),
+        default="exclude",
+        help="not-located rows excluded (default) or counted as wrong",
+    )
+    p.add_argument("--json", action="store_true", help="the whole table as canonical JSON on standard output")
+    p.add_argument("--output", "-o", metavar="DIR", help="also write staleness.json and the figures here")
+    p.set_defaults(handler=cmd_staleness)
 
     p = add("demo", "the whole method offline: generated archive, shipped database, table, verdicts, report")
     p.add_argument("--output", "-o", default="ipevidence-demo", metavar="DIR", help="output directory")
@@ -286,6 +410,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
     p.set_defaults(handler=cmd_demo)
     return parser
+
+
+def parse_alternatives(text: str) -> dict[str, Any]:
+    """``--alternatives``: ``AT,CH`` (each separately), ``AT=0.7,CH=0.3`` (one weighted mixture) or
+    ``pooled`` (every other country weighted by its ground truth) as Policy changes."""
+    try:
+        return _alternatives_spec(text)
+    except ValueError as exc:  # an unknown country code
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _alternatives_spec(text: str) -> dict[str, Any]:
+    spec = text.strip()
+    if spec.lower() == "pooled":
+        return {"lr_hd": "pooled", "lr_alternatives": None}
+    items = [x.strip() for x in spec.split(",") if x.strip()]
+    if not items:
+        raise argparse.ArgumentTypeError("name at least one country, e.g. AT,CH or AT=0.7,CH=0.3")
+    weighted = ["=" in x for x in items]
+    if any(weighted) and not all(weighted):
+        raise argparse.ArgumentTypeError("give a weight to every alternative or to none (AT=0.7,CH=0.3)")
+    if not any(weighted):
+        return {"lr_hd": "each", "lr_alternatives": tuple(parse_countries(items))}
+    pairs: list[tuple[str, float]] = []
+    for item in items:
+        code, _, weight = item.partition("=")
+        try:
+            w = float(weight)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{weight!r} is not a weight (a number >= 0)") from None
+        pairs.append((parse_countries([code])[0], w))
+    return {"lr_hd": "weighted", "lr_alternatives": tuple(pairs)}
+
+
+def add_alternatives_option(p: argparse.ArgumentParser) -> None:
+    """``--alternatives`` (``table``, ``assess``, ``report``): the likelihood ratio's Hd."""
+    p.add_argument(
+        "--alternatives",
+        type=parse_alternatives,
+        default=None,
+        metavar="SPEC",
+        help="the likelihood ratio's alternative hypothesis Hd: AT,CH (against each, the weakest "
+        "reported), AT=0.7,CH=0.3 (one weighted mixture) or 'pooled' (every other country weighted "
+        "by its ground truth); default: each country with enough ground truth",
+    )
 
 
 def add_network_options(p: argparse.ArgumentParser) -> None:
@@ -321,11 +490,30 @@ class Context:
         return Path(value) if value else None
 
     @property
+    def database_files(self) -> list[str]:
+        """Every ``--database`` given (the option may be repeated)."""
+        value = getattr(self.args, "database", None) or []
+        return [value] if isinstance(value, str) else list(value)
+
+    @property
+    def uses_catalog(self) -> bool:
+        """Several ``--database`` files or a ``--database-dir``: a catalogue of dated builds."""
+        return len(self.database_files) > 1 or bool(getattr(self.args, "database_dir", None))
+
+    def open_catalog(self) -> Any:
+        """The catalogue of ``--database`` files and ``--database-dir`` folders."""
+        catalog = require("ipevidence.catalog")
+        items = [*self.database_files, *(getattr(self.args, "database_dir", None) or [])]
+        return catalog.DatabaseCatalog.open(items)
+
+    @property
     def database_path(self) -> Path:
         from .defaults import default_database_path
 
+        if self.uses_catalog:
+            raise UsageError("this command takes one --database, not a catalogue")
         if self.args.database:
-            path = Path(self.args.database)
+            path = Path(self.database_files[0])
             if not path.is_file():
                 raise errors.DatabaseFormatError(f"{path}: no such database file")
             return path
@@ -333,11 +521,31 @@ class Context:
 
     @property
     def using_shipped_database(self) -> bool:
-        return not self.args.database
+        return not self.args.database and not getattr(self.args, "database_dir", None)
 
-    def open_database(self) -> Any:
-        backends = require("ipevidence.backends")
-        return backends.open_database(self.database_path)
+    def open_database(self, date: dt.date | None = None) -> Any:
+        """The database: ``--database`` FILE (or the shipped one), or from a catalogue the build
+        ``--database-rule`` picks for ``date`` (named on standard error)."""
+        if not self.uses_catalog:
+            backends = require("ipevidence.backends")
+            return backends.open_database(self.database_path)
+        if date is None:
+            raise UsageError(
+                f"'{self.args.command}' cannot choose a build from a catalogue (no evidence date): "
+                "pass one --database"
+            )
+        catalog = self.open_catalog()
+        rule = getattr(self.args, "database_rule", "nearest-before")
+        try:
+            backend = catalog.at(date, rule)
+        except ValueError as exc:  # an unknown rule name
+            raise UsageError(f"--database-rule: {exc}") from None
+        info = backend.describe()
+        self.console.info(
+            f"database: {info.name} (built {info.build_date.isoformat()}, sha256 {info.sha256[:12]}), "
+            f"the {rule} build for {date.isoformat()} among {len(catalog)} builds"
+        )
+        return backend
 
     def ground_truth_path(self) -> Path:
         value = self.args.ground_truth or os.environ.get("IPEVIDENCE_GROUND_TRUTH")
@@ -447,8 +655,13 @@ def funnel_table(ground_truth: Any) -> str:
 
 def cmd_build(ctx: Context) -> int:
     """Compile a ground truth and save it; print the filter funnel."""
+    from ._io import check_output_path
+
     a = ctx.args
     check_day_range(a)
+    check_output_path(a.output)  # before hours of work: -o onto a FIFO, device or symlink is refused
+    if a.csv:
+        check_output_path(a.csv)
     history = require("ipevidence.history")
     source = open_source(ctx, a.source)
     ctx.console.info(
@@ -464,6 +677,7 @@ def cmd_build(ctx: Context) -> int:
         every=a.every,
         cache=parsed_cache(ctx),
         progress=None if not a.quiet else False,
+        exclude_probes=exclusions(ctx) or None,
     )
     ctx.console.result(funnel_table(gt))
     prov = gt.provenance
@@ -472,13 +686,21 @@ def cmd_build(ctx: Context) -> int:
             f"archive days: {len(prov.used)} used, {len(prov.missing)} missing, {len(prov.corrupt)} corrupt"
             + _day_list(prov.corrupt)
         )
+    if prov is not None and not prov.used:
+        raise errors.ArchiveError(
+            f"no usable archive day from {a.start} to {a.end} ({len(prov.missing)} missing, "
+            f"{len(prov.corrupt)} corrupt): nothing written to {a.output}"
+        )
+    if len(gt) == 0:
+        raise errors.ArchiveError(
+            f"the ground truth is empty: no archive day gave a usable record (see the funnel above); "
+            f"nothing written to {a.output}"
+        )
     path = gt.save(a.output)
     ctx.console.result(f"ground truth: {len(gt):,} rows written to {path}")
     if a.csv:
         csv_path = gt.to_csv(a.csv, style="reference")
         ctx.console.result(f"CSV (reference columns): {csv_path}")
-    if len(gt) == 0:
-        ctx.console.warn("the ground truth is empty: no archive day gave a usable record")
     return ExitCode.OK
 
 
@@ -498,14 +720,22 @@ def network_files(ctx: Context) -> tuple[Any, Any]:
 def assessor_for(ctx: Context) -> tuple[Any, Any]:
     """(EvidentialAssessor, backend) for the global --database / --ground-truth, --preset and, where
     the command has them, --asn-file and --ranges."""
-    ctx.database_path  # noqa: B018 - fail early on a missing database file
+    if not ctx.uses_catalog:
+        ctx.database_path  # noqa: B018 - fail early on a missing database file
     ctx.ground_truth_path()
     assessment = require("ipevidence.assessment")
     asn_table, cloud_ranges = network_files(ctx)
-    backend = ctx.open_database()
+    backend = ctx.open_database(getattr(ctx.args, "date", None))
     ground_truth = ctx.load_ground_truth()
+    changes = getattr(ctx.args, "alternatives", None) or {}
+    policy = assessment.Policy.preset(ctx.args.preset, **changes)
     assessor = assessment.EvidentialAssessor(
-        ground_truth, backend, policy=ctx.args.preset, asn_table=asn_table, cloud_ranges=cloud_ranges
+        ground_truth,
+        backend,
+        policy=policy,
+        asn_table=asn_table,
+        cloud_ranges=cloud_ranges,
+        catalog=ctx.open_catalog() if ctx.uses_catalog else None,
     )
     return assessor, backend
 
@@ -578,17 +808,22 @@ def read_log(ctx: Context) -> Any:
         raise errors.LogFormatError(f"{path}: no such log file")
     fmt = a.format
     tz = a.tz
+    reading: dict[str, Any] = {}  # --encoding and --max-line-length, for every format
+    if getattr(a, "encoding", None):
+        reading["encoding"] = a.encoding
+    if getattr(a, "max_line_length", None):
+        reading["max_line_chars"] = a.max_line_length
     if fmt == "moodle":
-        kwargs: dict[str, Any] = {"tz": tz}
+        kwargs: dict[str, Any] = {"tz": tz, **reading}
         if a.time_format:
             kwargs["time_format"] = a.time_format
         return tamper.read_moodle(path, **kwargs)
     if fmt == "ssh":
-        return tamper.read_auth_log(path, tz=tz, **_year_kwargs(a))
+        return tamper.read_auth_log(path, tz=tz, **_year_kwargs(a), **reading)
     if fmt == "apache":
-        return tamper.read_access_log(path)
+        return tamper.read_access_log(path, **reading)
     if fmt == "entra":
-        return tamper.read_entra_signins(path)
+        return tamper.read_entra_signins(path, **reading)
     mapping = tamper.ColumnMapping(
         time=a.time_column,
         account=a.account_column,
@@ -597,7 +832,7 @@ def read_log(ctx: Context) -> Any:
         event=a.event_column,
     )
     reader = tamper.read_csv if fmt == "csv" else tamper.read_jsonl
-    return reader(path, mapping, time_format=a.time_format, tz=tz, service=a.service or fmt)
+    return reader(path, mapping, time_format=a.time_format, tz=tz, service=a.service or fmt, **reading)
 
 
 def _year_kwargs(a: argparse.Namespace) -> dict[str, Any]:
@@ -632,6 +867,11 @@ def cmd_tamper(ctx: Context) -> int:
         distance_territory=a.distance_territory,
         **extra,
     )
+    if getattr(read, "replaced_bytes", 0):
+        ctx.console.warn(
+            f"{read.replaced_bytes} bytes in {a.logfile} are not valid {read.encoding} and were read as "
+            f"U+FFFD (an account name may be split in two): pass --encoding with the file's encoding"
+        )
     if read.problem_count:
         lines = ", ".join(str(int(x)) for x in read.problem_lines[:10])
         more = " ..." if read.problem_count > 10 else ""
@@ -667,9 +907,11 @@ def cmd_tamper(ctx: Context) -> int:
 
 def cmd_report(ctx: Context) -> int:
     """Write the self-contained HTML report, the Markdown one and JSON."""
+    from ._io import check_output_dir
     from .report.build import assessor_report
 
     a = ctx.args
+    check_output_dir(a.output)  # before the work: an output that is a file, FIFO, ... is refused
     countries = parse_countries(a.countries)
     assessor, backend = assessor_for(ctx)
     warning = ctx.warn_database_date(backend, a.date)
@@ -687,13 +929,66 @@ def cmd_report(ctx: Context) -> int:
     return ExitCode.OK
 
 
+def exclusions(ctx: Context) -> tuple[int, ...]:
+    """The probe ids of every ``--exclude-probes`` list (each named with its date and SHA-256)."""
+    files = list(getattr(ctx.args, "exclude_probes", None) or [])
+    if not files:
+        return ()
+    mod = require("ipevidence.probe_exclusions")
+    lists = [mod.read_probe_exclusions(f) for f in files]
+    for lst in lists:
+        ctx.console.result(f"{lst} (sha256 {lst.sha256})")
+    return tuple(mod.merge_exclusions(lists))
+
+
+def cmd_staleness(ctx: Context) -> int:
+    """Print (and write) the staleness table of the ground truth against a catalogue of builds."""
+    a = ctx.args
+    if not ctx.database_files and not getattr(a, "database_dir", None):
+        raise UsageError("staleness needs databases: --database-dir DIR or --database FILE (repeatable)")
+    staleness = require("ipevidence.staleness")
+    catalog = ctx.open_catalog()
+    ground_truth = ctx.load_ground_truth()
+    named = parse_countries(a.countries)
+    table = staleness.staleness_table(ground_truth, catalog, countries=named or None)
+    if a.json:
+        ctx.console.result(table.to_json().rstrip("\n"))
+    else:
+        ctx.console.result(str(catalog))
+        for country in ["*", *named]:
+            ctx.console.result("")
+            ctx.console.result(str(table.table(country, not_located=a.not_located)))
+    if a.output:
+        out = Path(a.output)
+        out.mkdir(parents=True, exist_ok=True)
+        written = [table.write_json(out / "staleness.json")]
+        from .report.staleness_figures import staleness_age_figure, staleness_heatmap
+
+        countries = ["*", *named]
+        figures = [staleness_heatmap(table, c, not_located=a.not_located) for c in countries]
+        figures.append(staleness_age_figure(table, countries, not_located=a.not_located))
+        from ._io import atomic_write_bytes
+
+        for fig in figures:
+            if fig is not None:
+                atomic_write_bytes(out / fig.file_name, fig.png)
+                written.append(out / fig.file_name)
+        if any(f is None for f in figures):
+            ctx.console.warn("figures not drawn: matplotlib is missing (pip install 'ipevidence[plots]')")
+        ctx.console.info("written: " + ", ".join(str(w) for w in written))
+    ctx.console.attribution(sorted({line for e in catalog.entries for line in attribution_for(e.info)}))
+    return ExitCode.OK
+
+
 def cmd_demo(ctx: Context) -> int:
     """Run the offline demo: generated archive, shipped database, table, verdicts, report."""
+    from ._io import check_output_dir
     from .demo import DemoConfig, run_demo
 
     a = ctx.args
     if ctx.args.database:
         raise UsageError("the demo always uses the shipped database (omit --database)")
+    check_output_dir(a.output)
     defaults = DemoConfig()
     try:
         config = DemoConfig(
@@ -721,6 +1016,38 @@ def cmd_demo(ctx: Context) -> int:
 
 
 # --------------------------------------------------------------------------- main
+@contextlib.contextmanager
+def _library_warnings(console: Console) -> Iterator[None]:
+    """The library's warnings (a cache that cannot be written, ...) as one ``ipevidence:
+    warning:`` line each, without the Python source location."""
+    with warnings.catch_warnings():
+
+        def show(message: Warning | str, category: type[Warning], *_args: Any, **_kw: Any) -> None:
+            console.warn(str(message))
+
+        warnings.showwarning = show
+        yield
+
+
+def _exit_now_if_threads_linger(code: int, grace: float = 0.5) -> None:
+    """After Ctrl-C: if worker threads (a download blocked in a read, up to its read timeout)
+    are still running after ``grace`` seconds, leave at once (``os._exit``) instead of letting
+    the interpreter join them at exit. Every file the library writes is written atomically, so
+    nothing partial is visible; a leftover temporary is removed by the next run."""
+    import threading
+    import time
+
+    deadline = time.monotonic() + grace
+    others = [t for t in threading.enumerate() if t is not threading.current_thread() and not t.daemon]
+    for t in others:
+        t.join(max(0.0, deadline - time.monotonic()))
+    if any(t.is_alive() for t in others):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code (``python -m ipevidence`` passes it to sys.exit)."""
     parser = build_parser()
@@ -731,10 +1058,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     console = Console(quiet=args.quiet)
     ctx = Context(args, console)
     try:
-        return int(args.handler(ctx))
+        with _library_warnings(console):
+            code = int(args.handler(ctx))
+        console.flush()
+        return code
     except KeyboardInterrupt:
         print("ipevidence: interrupted", file=sys.stderr)
+        _exit_now_if_threads_linger(ExitCode.INTERRUPTED)
         return ExitCode.INTERRUPTED
+    except BrokenPipeError:  # written past the Console (a progress bar): stop quietly
+        _discard_stream(sys.stdout)
+        _discard_stream(sys.stderr)
+        return ExitCode.BROKEN_PIPE
     except Exception as exc:
         code = exit_code_for(exc)
         if args.debug:

@@ -15,10 +15,15 @@ built-in exception a caller would naturally catch, so ``except ValueError`` and
     │   ├── ArchiveMissingError(FileNotFoundError)  a day the source does not have (404)
     │   └── ArchiveDownloadError(OSError)       the transfer failed after every retry
     ├── DatabaseError
-    │   └── DatabaseFormatError(ValueError)     a geolocation database that is not what it claims
+    │   ├── DatabaseFormatError(ValueError)     a geolocation database that is not what it claims
+    │   └── DatabaseSelectionError(LookupError) no database in a catalogue fits the date and rule
     ├── RangeFileError(ValueError)              a provider range file or ASN file that cannot be read
     ├── GroundTruthFormatError(ValueError)      a saved ground truth that cannot be loaded
-    └── LogFormatError(ValueError)              a log file that cannot be read (strict mode)
+    ├── LogFormatError(ValueError)              a log file that cannot be read (strict mode)
+    ├── InvalidParameterError(ValueError)       a bad argument: a date that is not a date, an ASN
+    │                                           out of range, Hp among its own alternatives, ...
+    ├── InvalidEvidenceDateError(ValueError)    (subclass of InvalidParameterError) not a date
+    └── OutputPathError(OSError)                an output path that exists and is not a regular file
 """
 
 from __future__ import annotations
@@ -32,11 +37,15 @@ __all__ = [
     "ArchiveMissingError",
     "DatabaseError",
     "DatabaseFormatError",
+    "DatabaseSelectionError",
     "FamilyMismatchError",
     "GroundTruthFormatError",
     "InvalidAddressError",
+    "InvalidEvidenceDateError",
+    "InvalidParameterError",
     "IpEvidenceError",
     "LogFormatError",
+    "OutputPathError",
     "OutsideGroundTruthError",
     "RangeFileError",
     "ReservedAddressError",
@@ -124,6 +133,11 @@ class DatabaseFormatError(DatabaseError, ValueError):
     """A file that is not a readable geolocation database of the kind it appears to be."""
 
 
+class DatabaseSelectionError(DatabaseError, LookupError):
+    """No database of a catalogue satisfies the selection rule for a date (none built before it,
+    several different builds of the same date, an explicit file that is not in the catalogue)."""
+
+
 class RangeFileError(IpEvidenceError, ValueError):
     """A provider's published range file, or an IP-to-ASN file, that cannot be read."""
 
@@ -134,3 +148,17 @@ class GroundTruthFormatError(IpEvidenceError, ValueError):
 
 class LogFormatError(IpEvidenceError, ValueError):
     """A log file or line that cannot be read (raised only when strictness is asked for)."""
+
+
+class InvalidParameterError(IpEvidenceError, ValueError):
+    """An argument or policy parameter the library cannot use: an ASN outside 1..2**32-1, the
+    claimed country named among its own alternatives, alternative weights that are all zero, ..."""
+
+
+class InvalidEvidenceDateError(InvalidParameterError):
+    """An evidence date that is not a date (``"garbage"``, ``None``, a number)."""
+
+
+class OutputPathError(IpEvidenceError, OSError):
+    """An output path the library refuses to write: it exists and is not a regular file (a symlink,
+    FIFO, device, socket or directory), or a report directory path that is not a directory."""

@@ -1,14 +1,17 @@
 """Which networks an address belongs to: cloud and hosting ASN sets, providers' published range
-files, and IP-to-ASN tables (METHOD.md sections 6 and 11).
+files, IP-to-ASN tables and the data shipped for them (METHOD.md sections 6 and 11).
 
 * :data:`DEFAULT_CLOUD_ASNS` (the method's cloud set) and :data:`EXTENDED_HOSTING_ASNS` (a wider,
-  documented hosting/VPN set); :func:`cloud_asn_mask` for a whole ASN column.
+  documented hosting/CDN/VPN set); :func:`cloud_asn_mask` for a whole ASN column.
 * :class:`ProviderRanges` - one provider's dated range file (AWS ``ip-ranges.json``, Google Cloud
   ``cloud.json``, Azure Service Tags, DigitalOcean geofeed CSV, Oracle Cloud JSON), format
   auto-detected, vectorised :meth:`ProviderRanges.contains`; :class:`CloudRanges` combines several.
-* :class:`AsnTable` - a pyasn IPASN ``.dat`` (optionally ``.gz``) file flattened into a
-  non-overlapping range table (longest prefix wins) for vectorised :meth:`AsnTable.lookup`.
+* :class:`AsnTable` (defined in :mod:`ipevidence.asn`, re-exported here) - an IP-to-ASN range
+  table from a pyasn file or the library's own npz format, vectorised :meth:`AsnTable.lookup`.
 * :func:`classify_address` - one address: global or why not, its ASN, cloud/hosting provider and why.
+* The shipped, dated sources (defined in :mod:`ipevidence.netdata`, re-exported here):
+  :func:`shipped_asn_tables`, :func:`asn_table_for`, :func:`shipped_cloud_ranges` and
+  :func:`classify_for_evidence` (the evidence address against the data nearest its date).
 
 Address columns follow :mod:`ipevidence.addresses`: IPv4 ``uint32``, IPv6 ``S16``.
 See docs/networks.md for the choices made.
@@ -24,31 +27,50 @@ import ipaddress
 import json
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+import socket
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
-from ._util import address_column, families_present
+from ._util import address_column
 from .addresses import IPV4_DTYPE, IPV6_DTYPE, non_global_reason, parse_address
+from .asn import AsnNames, AsnTable, _column, _PrefixTables
 from .errors import RangeFileError
 from .jsonutil import canonical_json
+from .netdata import (
+    ShippedSource,
+    asn_table_for,
+    classify_for_evidence,
+    shipped_asn_tables,
+    shipped_cloud_ranges,
+    shipped_provenance,
+    shipped_sources,
+)
 from .provenance import sha256_file
 
 __all__ = [
     "DEFAULT_CLOUD_ASNS",
     "EXTENDED_HOSTING_ASNS",
     "PROVIDER_FORMATS",
+    "AsnNames",
     "AsnTable",
     "CloudRanges",
     "NetworkClass",
     "ProviderRanges",
+    "ShippedSource",
+    "asn_table_for",
     "classify_address",
+    "classify_for_evidence",
     "cloud_asn_mask",
+    "shipped_asn_tables",
+    "shipped_cloud_ranges",
+    "shipped_provenance",
+    "shipped_sources",
 ]
 
 #: The method's cloud set (METHOD.md section 6): ASN -> provider.
@@ -63,40 +85,88 @@ DEFAULT_CLOUD_ASNS: Final[Mapping[int, str]] = MappingProxyType(
     }
 )
 
-#: A wider hosting, CDN and VPN-exit set: the default cloud set plus large hosting providers whose
-#: address space says nothing about where a user sits. See docs/networks.md for the sources.
+#: A wider hosting, CDN and VPN-exit set: the default cloud set plus large cloud, hosting, CDN and
+#: VPN-exit networks whose address space says nothing about where a user sits. Every entry is
+#: checked against the AS organisation name in the shipped IP-to-ASN data (2026-06-17, and the
+#: GeoLite2-ASN of 2019-12-24 where the 2026 data does not name it); docs/networks.md lists the
+#: name each source gives, and tests/test_netdata.py asserts it.
 EXTENDED_HOSTING_ASNS: Final[Mapping[int, str]] = MappingProxyType(
     {
         **DEFAULT_CLOUD_ASNS,
+        # the big clouds' further ASNs
         8987: "Amazon (AWS)",
         19047: "Amazon (AWS)",
+        7224: "Amazon (AWS)",
+        38895: "Amazon (AWS)",
         36492: "Google",
         139070: "Google Cloud",
         8068: "Microsoft (Azure)",
         8069: "Microsoft (Azure)",
-        200517: "DigitalOcean",
+        200517: "Microsoft (Cloud Deutschland)",
         393406: "DigitalOcean",
+        46652: "DigitalOcean",
+        31898: "Oracle Cloud",
+        36351: "IBM Cloud (SoftLayer)",
+        45102: "Alibaba Cloud",
+        37963: "Alibaba Cloud",
+        134963: "Alibaba Cloud",
+        132203: "Tencent Cloud",
+        45090: "Tencent Cloud",
+        133478: "Tencent Cloud",
+        132591: "Tencent Cloud",
+        # CDNs and anycast networks
+        20940: "Akamai",
+        16625: "Akamai",
+        35994: "Akamai",
+        32787: "Akamai (Prolexic)",
+        34164: "Akamai",
+        36183: "Akamai",
+        21342: "Akamai",
+        24319: "Akamai",
+        12222: "Akamai",
+        33905: "Akamai",
+        213120: "Akamai",
+        13335: "Cloudflare",
+        209242: "Cloudflare (WARP)",
+        14789: "Cloudflare",
+        132892: "Cloudflare",
+        202623: "Cloudflare",
+        395747: "Cloudflare",
+        54113: "Fastly",
+        60068: "Datacamp (CDN77)",
+        212238: "Datacamp (CDN77)",
+        32934: "Facebook (Meta)",
+        # hosting and VPS providers
+        63949: "Linode (Akamai)",
+        48337: "Linode (Akamai)",
+        20473: "Vultr (Choopa)",
+        46407: "Vultr (Choopa)",
         16276: "OVH",
         35540: "OVH",
         24940: "Hetzner",
         213230: "Hetzner",
-        63949: "Linode (Akamai)",
-        20473: "Vultr (Choopa)",
-        31898: "Oracle Cloud",
-        45102: "Alibaba Cloud",
-        37963: "Alibaba Cloud",
-        132203: "Tencent Cloud",
-        45090: "Tencent Cloud",
-        13335: "Cloudflare",
-        209242: "Cloudflare (WARP)",
-        9009: "M247",
+        212317: "Hetzner",
+        215859: "Hetzner",
         60781: "Leaseweb",
         28753: "Leaseweb",
         16265: "Leaseweb",
+        395954: "Leaseweb",
+        7203: "Leaseweb",
+        30633: "Leaseweb",
+        396190: "Leaseweb",
+        396362: "Leaseweb",
+        19148: "Leaseweb",
+        27411: "Leaseweb",
+        394380: "Leaseweb",
+        393886: "Leaseweb",
+        32613: "Leaseweb",
+        59253: "Leaseweb",
+        205544: "Leaseweb",
+        9009: "M247",
+        16247: "M247",
+        42973: "M247",
         51167: "Contabo",
         12876: "Scaleway",
-        14413: "Linode (Akamai)",
-        36351: "IBM Cloud (SoftLayer)",
         19318: "Interserver",
         46606: "Unified Layer",
         26496: "GoDaddy",
@@ -104,10 +174,6 @@ EXTENDED_HOSTING_ASNS: Final[Mapping[int, str]] = MappingProxyType(
         40676: "Psychz Networks",
         53667: "FranTech (BuyVM)",
         62240: "Clouvider",
-        212238: "Datacamp (CDN77)",
-        60068: "Datacamp (CDN77)",
-        136787: "TEFINCOM (NordVPN)",
-        147049: "PacketHub (VPN exits)",
         9370: "Sakura Internet",
         7506: "GMO Internet",
         21859: "Zenlayer",
@@ -116,10 +182,9 @@ EXTENDED_HOSTING_ASNS: Final[Mapping[int, str]] = MappingProxyType(
         197540: "netcup",
         8560: "IONOS",
         47583: "Hostinger",
-        54113: "Fastly",
-        20940: "Akamai",
-        16625: "Akamai",
-        32934: "Facebook (Meta)",
+        # VPN exits
+        136787: "TEFINCOM (NordVPN)",
+        147049: "PacketHub (VPN exits)",
     }
 )
 
@@ -185,11 +250,29 @@ def _merge_v4(
     return out_s.astype(IPV4_DTYPE), out_e.astype(IPV4_DTYPE)
 
 
-def _merge_v6(nets: Sequence[ipaddress.IPv6Network]) -> tuple[npt.NDArray[np.bytes_], npt.NDArray[np.bytes_]]:
-    # range files hold at most a few thousand IPv6 prefixes: merging with Python ints is fine
-    pairs = sorted((int(n.network_address), int(n.broadcast_address)) for n in nets)
+_V6_ALL: Final = (1 << 128) - 1
+
+
+def _parse_v6_prefix(item: str) -> tuple[int, int] | None:
+    """(first, last) address of an IPv6 prefix ``addr[/len]`` as ints (host bits ignored, as
+    ``ipaddress.IPv6Network(strict=False)``; a bare address is a /128); None when it does not parse.
+    ``socket.inet_pton`` instead of :mod:`ipaddress`: ten times faster on Azure's 23,000 prefixes."""
+    addr, slash, plen_s = item.partition("/")
+    if slash and not (plen_s.isascii() and plen_s.isdigit() and int(plen_s) <= 128):
+        return None
+    try:
+        value = int.from_bytes(socket.inet_pton(socket.AF_INET6, addr), "big")
+    except (OSError, ValueError):
+        return None
+    host = (1 << (128 - int(plen_s))) - 1 if slash else 0
+    start = value & (_V6_ALL ^ host)
+    return start, start | host
+
+
+def _merge_v6(pairs: Iterable[tuple[int, int]]) -> tuple[npt.NDArray[np.bytes_], npt.NDArray[np.bytes_]]:
+    # range files hold at most tens of thousands of IPv6 prefixes: merging with Python ints is fine
     merged: list[list[int]] = []
-    for s, e in pairs:
+    for s, e in sorted(pairs):
         if merged and s <= merged[-1][1] + 1:
             merged[-1][1] = max(merged[-1][1], e)
         else:
@@ -197,65 +280,6 @@ def _merge_v6(nets: Sequence[ipaddress.IPv6Network]) -> tuple[npt.NDArray[np.byt
     st = b"".join(p[0].to_bytes(16, "big") for p in merged)
     en = b"".join(p[1].to_bytes(16, "big") for p in merged)
     return np.frombuffer(st, IPV6_DTYPE).copy(), np.frombuffer(en, IPV6_DTYPE).copy()
-
-
-def _in_table(
-    col: npt.NDArray[Any], starts: npt.NDArray[Any], ends: npt.NDArray[Any]
-) -> npt.NDArray[np.int64]:
-    """Index of the range containing each value (-1: none); ranges sorted, non-overlapping."""
-    if starts.size == 0:
-        return np.full(col.shape[0], -1, dtype=np.int64)
-    idx = np.searchsorted(starts, col, side="right") - 1
-    ok = idx >= 0
-    idx = np.where(ok, idx, 0)
-    ok &= col <= ends[idx]
-    return np.where(ok, idx, -1).astype(np.int64)
-
-
-def _column(column: npt.ArrayLike) -> tuple[int, npt.NDArray[Any]]:
-    """(family, column) of an address column: uint32/int -> 4, S16 -> 6."""
-    arr = np.asarray(column)
-    if arr.dtype.kind == "S":
-        if arr.dtype.itemsize != 16:
-            raise ValueError(f"an IPv6 column must be dtype S16, not {arr.dtype}")
-        return 6, arr
-    if arr.dtype.kind in "ui":
-        return 4, arr.astype(IPV4_DTYPE, copy=False)
-    raise ValueError(f"an address column must be uint32 (IPv4) or S16 (IPv6), not {arr.dtype}")
-
-
-class _PrefixTables:
-    """What :class:`ProviderRanges` and :class:`AsnTable` share: merged per-family range tables.
-
-    Subclasses (attrs classes) hold ``v4_starts``/``v4_ends`` (uint32), ``v6_starts``/``v6_ends``
-    (S16), the prefix counts ``prefixes_v4``/``prefixes_v6`` and a ``describe()`` dictionary.
-    """
-
-    __slots__ = ()
-
-    v4_starts: npt.NDArray[np.uint32]
-    v4_ends: npt.NDArray[np.uint32]
-    v6_starts: npt.NDArray[np.bytes_]
-    v6_ends: npt.NDArray[np.bytes_]
-    prefixes_v4: int
-    prefixes_v6: int
-
-    def _index(self, column: npt.ArrayLike) -> tuple[int, npt.NDArray[np.int64]]:
-        """(family, index of the range holding each address or -1) of an address column."""
-        fam, col = _column(column)
-        if fam == 4:
-            return 4, _in_table(col, self.v4_starts, self.v4_ends)
-        return 6, _in_table(col, self.v6_starts, self.v6_ends)
-
-    @property
-    def families(self) -> frozenset[int]:
-        return families_present(self.prefixes_v4, self.prefixes_v6)
-
-    def describe(self) -> dict[str, Any]:
-        raise NotImplementedError
-
-    def to_dict(self) -> dict[str, Any]:
-        return self.describe()
 
 
 # ------------------------------------------------------------------------------ provider ranges
@@ -322,14 +346,15 @@ class ProviderRanges(_PrefixTables):
         """Build from CIDR strings (bad ones counted in ``rejected``)."""
         items = [str(p).strip() for p in prefixes]
         v4_items = [x for x in items if ":" not in x]
-        v6: list[ipaddress.IPv6Network] = []
+        v6: list[tuple[int, int]] = []
         bad: list[str] = []
         for x in items:
             if ":" in x:
-                try:
-                    v6.append(ipaddress.IPv6Network(x, strict=False))
-                except ValueError:
+                got = _parse_v6_prefix(x)
+                if got is None:
                     bad.append(x)
+                else:
+                    v6.append(got)
         starts, plen, bad4 = _parse_v4_prefixes(v4_items)
         bad += bad4
         s4, e4 = _merge_v4(starts, starts + (np.int64(1) << (32 - plen)) - 1)
@@ -574,305 +599,21 @@ class CloudRanges:
         return "Cloud ranges: " + ("; ".join(str(p) for p in self.providers) or "none")
 
 
-# ------------------------------------------------------------------------------ pyasn tables
-
-_RIB_DATE = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})(?!\d)")
-
-
-_Net = TypeVar("_Net", ipaddress.IPv4Network, ipaddress.IPv6Network)
-
-
-def _asn_line(line: str, network: type[_Net]) -> tuple[_Net, int] | None:
-    """(network, ASN) of a pyasn ``NETWORK/BITS ASN`` line; None when it does not parse."""
-    try:
-        net_s, asn_s = line.split()
-        net = network(net_s, strict=False)
-        asn = int(asn_s)
-    except ValueError:
-        return None
-    return (net, asn) if 0 < asn < 2**32 else None
-
-
-def _parse_v4_lines(
-    lines: list[str],
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.uint32], int]:
-    """'a.b.c.d/len ASN' lines -> (network start, prefix length, ASN, rejected count), vectorised;
-    duplicates keep the last line (as pyasn does)."""
-    if not lines:
-        z = np.zeros(0, np.int64)
-        return z, z.copy(), np.zeros(0, np.uint32), 0
-    tok = "\n".join(lines).replace(".", " ").replace("/", " ")
-    try:
-        arr = np.array(tok.split(), dtype=np.int64)
-        ok_shape = arr.size == 6 * len(lines) and all(len(x.split()) == 2 for x in lines[:100])
-    except ValueError:
-        ok_shape = False
-    if ok_shape:
-        rows = arr.reshape(-1, 6)
-        good = (
-            (rows[:, :4] >= 0).all(axis=1)
-            & (rows[:, :4] <= 255).all(axis=1)
-            & (rows[:, 4] >= 0)
-            & (rows[:, 4] <= 32)
-            & (rows[:, 5] > 0)
-            & (rows[:, 5] < 2**32)
-        )
-        rejected = int(np.count_nonzero(~good))
-        rows = rows[good]
-    else:  # a line that is not 'a.b.c.d/len ASN' somewhere: parse line by line, counting bad ones
-        parsed: list[list[int]] = []
-        rejected = 0
-        for line in lines:
-            got4 = _asn_line(line, ipaddress.IPv4Network)
-            if got4 is None:
-                rejected += 1
-                continue
-            net, asn = got4
-            parsed.append([*net.network_address.packed, net.prefixlen, asn])
-        rows = np.asarray(parsed, dtype=np.int64).reshape(-1, 6)
-    addr = (rows[:, 0] << 24) | (rows[:, 1] << 16) | (rows[:, 2] << 8) | rows[:, 3]
-    plen = rows[:, 4]
-    mask = ((np.int64(1) << 32) - 1) ^ ((np.int64(1) << (32 - plen)) - 1)
-    start = addr & mask
-    key = (start << 6) | plen
-    # keep the last occurrence of each prefix (stable sort: the last of a run of equal keys)
-    order = np.argsort(key, kind="stable")
-    ks = key[order]
-    is_last = np.ones(ks.size, dtype=np.bool_)
-    is_last[:-1] = ks[1:] != ks[:-1]
-    last = np.sort(order[is_last])
-    return start[last], plen[last], rows[last, 5].astype(np.uint32), rejected
-
-
-def _flatten_v4(
-    starts: npt.NDArray[np.int64],
-    ends: npt.NDArray[np.int64],
-    asn: npt.NDArray[np.uint32],
-    plen: npt.NDArray[np.int64],
-) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """Nested prefixes -> non-overlapping ranges, the longest prefix winning (vectorised)."""
-    if starts.size == 0:
-        z = np.zeros(0, IPV4_DTYPE)
-        return z, z.copy(), z.copy()
-    bounds = np.sort(np.concatenate([starts, ends + 1]))
-    keep = np.ones(bounds.size, dtype=np.bool_)
-    keep[1:] = bounds[1:] != bounds[:-1]
-    bounds = bounds[keep]
-    m = bounds.size - 1  # elementary intervals [bounds[k], bounds[k+1])
-    owner = np.zeros(m, dtype=np.uint32)
-    painted = np.zeros(m, dtype=np.bool_)
-    for length in np.unique(plen):  # short prefixes first, longer ones paint over them
-        sel = np.flatnonzero(plen == length)
-        lo = np.searchsorted(bounds, starts[sel])
-        hi = np.searchsorted(bounds, ends[sel] + 1)
-        cnt = hi - lo
-        rep = np.repeat(np.arange(sel.size), cnt)
-        pos = np.arange(int(cnt.sum())) - np.repeat(np.cumsum(cnt) - cnt, cnt) + lo[rep]
-        owner[pos] = asn[sel][rep]
-        painted[pos] = True
-    s = bounds[:-1][painted]
-    e = bounds[1:][painted] - 1
-    a = owner[painted]
-    # merge neighbouring intervals of the same ASN
-    new = np.ones(s.size, dtype=np.bool_)
-    new[1:] = (s[1:] != e[:-1] + 1) | (a[1:] != a[:-1])
-    grp_end = np.append(np.flatnonzero(new)[1:] - 1, s.size - 1)
-    return s[new].astype(IPV4_DTYPE), e[grp_end].astype(IPV4_DTYPE), a[new]
-
-
-def _flatten_v6(
-    prefixes: list[tuple[int, int, int]],
-) -> tuple[npt.NDArray[np.bytes_], npt.NDArray[np.bytes_], npt.NDArray[np.uint32]]:
-    """IPv6 (start, end, asn) nested prefixes -> non-overlapping ranges (stack sweep; IPv6 tables
-    are small). Longest prefix wins."""
-    out: list[tuple[int, int, int]] = []
-    stack: list[tuple[int, int]] = []  # (end, asn) of enclosing prefixes
-    pos = 0
-
-    def emit(a: int, b: int, asn: int) -> None:
-        if a > b:
-            return
-        if out and out[-1][2] == asn and out[-1][1] + 1 == a:
-            out[-1] = (out[-1][0], b, asn)
-        else:
-            out.append((a, b, asn))
-
-    for s, e, asn in sorted(prefixes, key=lambda t: (t[0], -t[1])):
-        while stack and stack[-1][0] < s:
-            end, a = stack.pop()
-            emit(pos, end, a)
-            pos = max(pos, end + 1)
-        if stack:
-            emit(pos, s - 1, stack[-1][1])
-        pos = s
-        stack.append((e, asn))
-    while stack:
-        end, a = stack.pop()
-        emit(pos, end, a)
-        pos = max(pos, end + 1)
-    st = b"".join(t[0].to_bytes(16, "big") for t in out)
-    en = b"".join(t[1].to_bytes(16, "big") for t in out)
-    return (
-        np.frombuffer(st, IPV6_DTYPE).copy(),
-        np.frombuffer(en, IPV6_DTYPE).copy(),
-        np.asarray([t[2] for t in out], dtype=np.uint32),
-    )
-
-
-@attrs.frozen(eq=False)
-class AsnTable(_PrefixTables):
-    """An IP-to-ASN table from a pyasn IPASN ``.dat`` file, flattened for vectorised lookups.
-
-    ``date`` is the routing table's date: from the header's ``Original file`` (``rib.YYYYMMDD``),
-    else the file name pattern ``ipasn[6]_YYYYMMDD``, else None; ``date_source`` says which.
-    Duplicate prefixes keep the last line (pyasn's own behaviour); AS-set or unreadable lines are
-    counted in ``rejected``.
-    """
-
-    name: str
-    sha256: str
-    date: dt.date | None
-    date_source: str
-    prefixes_v4: int
-    prefixes_v6: int
-    rejected: int
-    v4_starts: npt.NDArray[np.uint32]
-    v4_ends: npt.NDArray[np.uint32]
-    v4_asn: npt.NDArray[np.uint32]
-    v6_starts: npt.NDArray[np.bytes_]
-    v6_ends: npt.NDArray[np.bytes_]
-    v6_asn: npt.NDArray[np.uint32]
-    names: Mapping[int, str] = attrs.field(factory=dict)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str], *, names: str | os.PathLike[str] | None = None) -> AsnTable:
-        """Read a pyasn ``.dat`` or ``.dat.gz`` file (and optionally ``asnames.json[.gz]``)."""
-        p = Path(path)
-        try:
-            raw = p.read_bytes()
-            if raw[:2] == b"\x1f\x8b":
-                raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise RangeFileError(f"{p}: cannot read the IP-to-ASN file: {exc}") from exc
-        text = raw.decode("utf-8", "replace")
-        if text.lstrip()[:1] == "<":
-            raise RangeFileError(f"{p}: this is an HTML page, not a pyasn IPASN file: download it again")
-        header = []
-        body: list[str] = []
-        for line in text.splitlines():
-            if line.startswith(";"):
-                header.append(line)
-            elif line.strip():
-                body.append(line)
-        v4_lines = [line for line in body if ":" not in line]
-        v6_lines = [line for line in body if ":" in line]
-        s4, plen4, a4, rejected = _parse_v4_lines(v4_lines)
-        v6_pfx: dict[tuple[int, int], int] = {}
-        for line in v6_lines:
-            got6 = _asn_line(line, ipaddress.IPv6Network)
-            if got6 is None:
-                rejected += 1
-                continue
-            net, asn = got6
-            v6_pfx[(int(net.network_address), net.prefixlen)] = asn
-        if s4.size == 0 and not v6_pfx:
-            raise RangeFileError(f"{p}: no 'NETWORK/BITS ASN' lines: not a pyasn IPASN file")
-        e4 = s4 + (np.int64(1) << (32 - plen4)) - 1
-        fs4, fe4, fa4 = _flatten_v4(s4, e4, a4, plen4)
-        v6 = [(st, st + (1 << (128 - pl)) - 1, a) for (st, pl), a in v6_pfx.items()]
-        fs6, fe6, fa6 = _flatten_v6(v6)
-        date, source = _asn_file_date(header, p.name)
-        table_names: dict[int, str] = {}
-        if names is not None:
-            table_names = _load_names(Path(names))
-        return cls(
-            name=p.name,
-            sha256=sha256_file(p),
-            date=date,
-            date_source=source,
-            prefixes_v4=int(s4.size),
-            prefixes_v6=len(v6_pfx),
-            rejected=rejected,
-            v4_starts=fs4,
-            v4_ends=fe4,
-            v4_asn=fa4,
-            v6_starts=fs6,
-            v6_ends=fe6,
-            v6_asn=fa6,
-            names=table_names,
-        )
-
-    def lookup(self, column: npt.ArrayLike) -> npt.NDArray[np.uint32]:
-        """Vectorised origin ASN of each address (uint32; 0 = not announced / unknown)."""
-        fam, idx = self._index(column)
-        asn = self.v4_asn if fam == 4 else self.v6_asn
-        if asn.size == 0:
-            return np.zeros(idx.shape[0], dtype=np.uint32)
-        return np.where(idx >= 0, asn[np.maximum(idx, 0)], 0).astype(np.uint32)
-
-    def asn(self, address: object) -> int | None:
-        """Origin ASN of one address, None when no prefix covers it."""
-        return int(self.lookup(address_column(parse_address(address)))[0]) or None
-
-    def as_name(self, asn: int) -> str | None:
-        return self.names.get(int(asn))
-
-    def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "sha256": self.sha256,
-            "date": self.date.isoformat() if self.date else None,
-            "date_source": self.date_source,
-            "prefixes_v4": self.prefixes_v4,
-            "prefixes_v6": self.prefixes_v6,
-            "rejected": self.rejected,
-            "ranges_v4": int(self.v4_starts.size),
-            "ranges_v6": int(self.v6_starts.size),
-        }
-
-    def __str__(self) -> str:
-        when = self.date.isoformat() if self.date else "undated"
-        return (
-            f"IP-to-ASN table {self.name} ({when}, {self.date_source}): {self.prefixes_v4} IPv4 and "
-            f"{self.prefixes_v6} IPv6 prefixes"
-        )
-
-
-def _asn_file_date(header: list[str], name: str) -> tuple[dt.date | None, str]:
-    for line in header:
-        if "original file" in line.lower():
-            m = _RIB_DATE.search(line.split(":", 1)[-1])
-            if m:
-                try:
-                    return dt.date(int(m[1]), int(m[2]), int(m[3])), "header 'Original file' (RIB date)"
-                except ValueError:
-                    pass
-    m = re.search(r"ipasn6?_(\d{4})(\d{2})(\d{2})", name)
-    if m:
-        try:
-            return dt.date(int(m[1]), int(m[2]), int(m[3])), "file name ipasn_YYYYMMDD"
-        except ValueError:
-            pass
-    return None, "none (no RIB date in the header or the file name)"
-
-
-def _load_names(path: Path) -> dict[int, str]:
-    try:
-        raw = path.read_bytes()
-        if raw[:2] == b"\x1f\x8b":
-            raw = gzip.decompress(raw)
-        data = json.loads(raw.decode("utf-8"))
-        return {int(k): str(v) for k, v in data.items()}
-    except (OSError, EOFError, ValueError, AttributeError) as exc:
-        raise RangeFileError(f"{path}: not an AS names JSON file ({exc})") from exc
-
-
 # ------------------------------------------------------------------------------ one address
 
 
 @attrs.frozen
 class NetworkClass:
-    """What network one address belongs to, and whether that voids it as location evidence."""
+    """What network one address belongs to, and whether that voids it as location evidence.
+
+    ``asn_source`` names where the ASN came from (``"given"`` / ``"given by the caller"``, an
+    IP-to-ASN table's name and date, or ``"not announced in ..."``); ``asn_source_date``,
+    ``asn_source_licence`` and ``asn_source_attribution`` describe the table consulted (None for
+    a caller's ASN). ``ranges_checked`` names the provider range files consulted. ``checked`` is
+    True when some source could answer (an ASN was found, or a range file matched); when none
+    could, ``missing`` says in plain words what is missing, and the address's network is unknown:
+    a verdict must not treat it as "not cloud".
+    """
 
     address: str
     family: int
@@ -883,6 +624,12 @@ class NetworkClass:
     as_name: str | None
     provider: str | None
     reason: str | None
+    asn_source_date: dt.date | None = None
+    asn_source_licence: str | None = None
+    asn_source_attribution: str | None = None
+    ranges_checked: tuple[str, ...] = ()
+    checked: bool = False
+    missing: str | None = None
 
     @property
     def is_cloud(self) -> bool:
@@ -891,7 +638,8 @@ class NetworkClass:
 
     @property
     def is_evidence_candidate(self) -> bool:
-        """Globally routable and not cloud/hosting."""
+        """Globally routable and not cloud/hosting (a network that was not checked is NOT known
+        to be clean: see :attr:`checked`)."""
         return self.is_global and not self.is_cloud
 
     def to_dict(self) -> dict[str, Any]:
@@ -902,10 +650,16 @@ class NetworkClass:
             "non_global_reason": self.non_global_reason,
             "asn": self.asn,
             "asn_source": self.asn_source,
+            "asn_source_date": self.asn_source_date.isoformat() if self.asn_source_date else None,
+            "asn_source_licence": self.asn_source_licence,
+            "asn_source_attribution": self.asn_source_attribution,
             "as_name": self.as_name,
             "provider": self.provider,
             "reason": self.reason,
             "is_cloud": self.is_cloud,
+            "ranges_checked": list(self.ranges_checked),
+            "checked": self.checked,
+            "missing": self.missing,
         }
 
     def to_json(self) -> str:
@@ -917,9 +671,99 @@ class NetworkClass:
                 f"{self.address}: not globally routable ({self.non_global_reason}); never location evidence"
             )
         asn = f"AS{self.asn}" + (f" ({self.as_name})" if self.as_name else "") if self.asn else "ASN unknown"
+        if self.asn and self.asn_source:
+            asn += f" [{self.asn_source}]"
         if self.provider:
             return f"{self.address}: {asn}; cloud/hosting network {self.provider}: {self.reason}"
+        if not self.checked and self.missing:
+            return f"{self.address}: {asn}; network NOT checked: {self.missing}"
         return f"{self.address}: {asn}; not in a known cloud or hosting network"
+
+
+def _range_label(pr: ProviderRanges) -> str:
+    when = pr.published.isoformat() if pr.published else "undated"
+    return f"{pr.provider} {when}"
+
+
+def _classify(
+    ip: object,
+    *,
+    asn: int | None,
+    asn_table: AsnTable | None,
+    cloud_ranges: CloudRanges | ProviderRanges | None,
+    asns: Mapping[int, str] | Iterable[int],
+    given_label: str = "given",
+    table_label: str | None = None,
+    ranges_words: str = "given cloud range file",
+    article: str = "",
+) -> NetworkClass:
+    """The one implementation behind :func:`classify_address` and
+    :func:`ipevidence.netdata.classify_for_evidence` (which names its sources differently)."""
+    addr = parse_address(ip)
+    reason_ng = non_global_reason(addr)
+    asn_src: str | None = None
+    found: int | None = None
+    table_used = False
+    if table_label is None and asn_table is not None:
+        table_label = f"{asn_table.name} ({asn_table.date.isoformat() if asn_table.date else 'undated'})"
+    if asn is not None and int(asn) > 0:
+        found, asn_src = int(asn), given_label
+    elif asn_table is not None and reason_ng is None:
+        table_used = True
+        found = asn_table.asn(addr)
+        asn_src = table_label if found is not None else f"not announced in {article}{table_label}"
+    as_name = asn_table.as_name(found) if (asn_table is not None and found) else None
+    provider: str | None = None
+    why: str | None = None
+    ranges: CloudRanges | None = None
+    if cloud_ranges is not None:
+        ranges = cloud_ranges if isinstance(cloud_ranges, CloudRanges) else CloudRanges((cloud_ranges,))
+    if reason_ng is None:
+        amap: Mapping[int, str] = asns if isinstance(asns, Mapping) else {int(a): f"AS{int(a)}" for a in asns}
+        if found is not None and found in amap:
+            provider = amap[found]
+            why = f"AS{found} is in the cloud/hosting ASN set ({provider})"
+        elif ranges is not None:
+            i = int(ranges.match(address_column(addr))[0])
+            if i >= 0:
+                pr = ranges.providers[i]
+                provider = pr.provider
+                when = pr.published.isoformat() if pr.published else "undated"
+                why = f"inside {pr.provider}'s published ranges ({pr.name or pr.format}, {when})"
+    checked = reason_ng is None and (found is not None or provider is not None)
+    missing: str | None = None
+    labels = tuple(_range_label(pr) for pr in ranges.providers) if ranges is not None else ()
+    if reason_ng is not None:
+        missing = f"not a globally routable address ({reason_ng}): its network was not looked up"
+    elif not checked:
+        asn_part = (
+            f"the address is not announced in {article}{table_label}"
+            if table_used
+            else "no ASN was given and no IP-to-ASN table was available"
+        )
+        range_part = (
+            f"lies in no {ranges_words} ({', '.join(labels)})"
+            if labels
+            else "no cloud range files were available"
+        )
+        missing = f"{asn_part} and {range_part}"
+    return NetworkClass(
+        address=str(addr),
+        family=addr.version,
+        is_global=reason_ng is None,
+        non_global_reason=reason_ng,
+        asn=found,
+        asn_source=asn_src,
+        as_name=as_name,
+        provider=provider,
+        reason=why,
+        asn_source_date=asn_table.date if table_used and asn_table is not None else None,
+        asn_source_licence=asn_table.licence if table_used and asn_table is not None else None,
+        asn_source_attribution=asn_table.attribution if table_used and asn_table is not None else None,
+        ranges_checked=labels if reason_ng is None else (),
+        checked=checked,
+        missing=missing,
+    )
 
 
 def classify_address(
@@ -933,44 +777,9 @@ def classify_address(
     """Classify one address: globally routable or why not, its ASN (given, else from
     ``asn_table``), and whether it is in a cloud/hosting network (by ASN set, then by range files).
 
-    Raises :class:`~ipevidence.errors.InvalidAddressError` for a string that is not an address;
-    a private or reserved address is classified (``is_global`` False), not raised.
+    Only the sources passed are consulted (for the shipped, dated data see
+    :func:`classify_for_evidence`); ``checked`` and ``missing`` say whether any of them could
+    answer. Raises :class:`~ipevidence.errors.InvalidAddressError` for a string that is not an
+    address; a private or reserved address is classified (``is_global`` False), not raised.
     """
-    addr = parse_address(ip)
-    reason_ng = non_global_reason(addr)
-    asn_src: str | None = None
-    found: int | None = None
-    if asn is not None and int(asn) > 0:
-        found, asn_src = int(asn), "given"
-    elif asn_table is not None and reason_ng is None:
-        found = asn_table.asn(addr)
-        asn_src = f"{asn_table.name} ({asn_table.date.isoformat() if asn_table.date else 'undated'})"
-        if found is None:
-            asn_src = f"not announced in {asn_src}"
-    as_name = asn_table.as_name(found) if (asn_table is not None and found) else None
-    provider: str | None = None
-    why: str | None = None
-    if reason_ng is None:
-        amap: Mapping[int, str] = asns if isinstance(asns, Mapping) else {int(a): f"AS{int(a)}" for a in asns}
-        if found is not None and found in amap:
-            provider = amap[found]
-            why = f"AS{found} is in the cloud/hosting ASN set ({provider})"
-        elif cloud_ranges is not None:
-            cr = cloud_ranges if isinstance(cloud_ranges, CloudRanges) else CloudRanges((cloud_ranges,))
-            i = int(cr.match(address_column(addr))[0])
-            if i >= 0:
-                pr = cr.providers[i]
-                provider = pr.provider
-                when = pr.published.isoformat() if pr.published else "undated"
-                why = f"inside {pr.provider}'s published ranges ({pr.name or pr.format}, {when})"
-    return NetworkClass(
-        address=str(addr),
-        family=addr.version,
-        is_global=reason_ng is None,
-        non_global_reason=reason_ng,
-        asn=found,
-        asn_source=asn_src,
-        as_name=as_name,
-        provider=provider,
-        reason=why,
-    )
+    return _classify(ip, asn=asn, asn_table=asn_table, cloud_ranges=cloud_ranges, asns=asns)

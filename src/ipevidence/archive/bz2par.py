@@ -32,6 +32,7 @@ from typing import Final
 
 __all__ = [
     "DEFAULT_MAX_DECOMPRESSED",
+    "OUTPUT_STEP",
     "BlockLayout",
     "bunzip",
     "decompress",
@@ -39,7 +40,9 @@ __all__ = [
     "find_blocks",
 ]
 
-DEFAULT_MAX_DECOMPRESSED: Final = 2 * 2**30
+#: the largest decompressed day accepted by default: a real day is about 20 MB of JSON (2024), so
+#: 256 MiB leaves more than ten times the room; a larger text is recorded corrupt (size cap)
+DEFAULT_MAX_DECOMPRESSED: Final = 256 * 2**20
 
 _BZ_MAGIC: Final = b"BZh"
 _BLOCK_MAGIC: Final = 0x314159265359
@@ -62,22 +65,40 @@ def default_threads() -> int:
 # the sequential reference path (multi-stream files, as written by pbzip2, are accepted)
 
 
+#: output produced per decompression call: the size cap is checked after each of these, so a bomb
+#: stops within one step past the cap (a real day, about 20 MB of JSON, is one step: no join, no copy)
+OUTPUT_STEP: Final = 64 * 2**20
+
+
 def bunzip(raw: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> bytes:
     """Decompress a complete bzip2 file; raise ValueError for truncated or trailing-garbage input
-    and for output beyond ``max_decompressed`` bytes (a bzip2 bomb)."""
+    and for output beyond ``max_decompressed`` bytes (a bzip2 bomb).
+
+    The output is produced in steps of at most :data:`OUTPUT_STEP` bytes and the cap is checked
+    after every step, so memory never exceeds the cap plus one step while decompressing (and twice
+    the output while the steps of a large file are joined)."""
     parts: list[bytes] = []
     total = 0
     data = raw
     while True:
         dec = bz2.BZ2Decompressor()
-        try:
-            out = dec.decompress(data, max_length=max_decompressed - total + 1)
-        except OSError as exc:
-            raise ValueError(f"invalid bzip2 data ({exc})") from None
-        total += len(out)
-        if total > max_decompressed:
-            raise ValueError(f"decompresses to more than {max_decompressed} bytes (limit max_decompressed)")
-        parts.append(out)
+        feed = data
+        while True:
+            try:
+                out = dec.decompress(feed, max_length=min(OUTPUT_STEP, max_decompressed - total + 1))
+            except OSError as exc:
+                raise ValueError(f"invalid bzip2 data ({exc})") from None
+            feed = b""
+            total += len(out)
+            if total > max_decompressed:
+                parts.clear()
+                raise ValueError(
+                    f"decompresses to more than {max_decompressed} bytes (limit max_decompressed)"
+                )
+            if out:
+                parts.append(out)
+            if dec.eof or dec.needs_input:
+                break
         if not dec.eof:
             raise ValueError("truncated bzip2 stream (no end-of-stream marker)")
         data = dec.unused_data
@@ -87,7 +108,11 @@ def bunzip(raw: bytes, max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> byte
             if data.strip(b"\0"):
                 raise ValueError(f"{len(data)} bytes of trailing garbage after the bzip2 stream")
             break
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    if len(parts) == 1:
+        return parts[0]
+    out = b"".join(parts)
+    parts.clear()
+    return out
 
 
 # ---------------------------------------------------------------------------------------------

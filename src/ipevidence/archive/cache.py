@@ -4,27 +4,45 @@ A file found corrupt is remembered too (a one-line ``.corrupt`` text file with t
 
 Files are plain numpy arrays (no pickles: read with ``allow_pickle=False``), written atomically
 (temporary file in the same directory, then ``os.replace``). A cache file that cannot be read or
-does not have the expected columns is ignored (and rewritten on the next parse), never trusted.
+does not have the expected columns is ignored (and rewritten on the next parse), never trusted:
+its members are checked before anything is read (known names only, stored uncompressed, declared
+shapes that match their stored sizes, at most :data:`MAX_CACHE_FILE_BYTES`), so a file declaring a
+huge array is a miss, not an allocation. A cache directory that cannot be written is skipped with
+a :class:`CacheWarning` (see :func:`usable_cache_dir`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import warnings
 import zipfile
 from pathlib import Path
+from typing import Final
 
 import numpy as np
 import numpy.typing as npt
 
+from .._cachefiles import CacheWarning, check_npz_members, clean_stale, writable_dir
 from .._io import atomic_binary, atomic_write_text
 from ..provenance import ArchiveDay
 from .parse import PARSER_VERSION
 from .snapshot import SNAPSHOT_COLUMNS, DaySnapshot
 
-__all__ = ["ParsedDayCache", "load_snapshot", "save_snapshot"]
+__all__ = [
+    "MAX_CACHE_FILE_BYTES",
+    "CacheWarning",
+    "ParsedDayCache",
+    "load_snapshot",
+    "save_snapshot",
+    "usable_cache_dir",
+]
 
 _FORMAT = "ipevidence-day"
+_MEMBERS: Final = frozenset({*SNAPSHOT_COLUMNS, "counts_keys", "counts_values", "meta"})
+#: the largest parsed-day cache file read (a day of the 1,000,000-record cap is about 55 MB);
+#: anything larger is a miss, never read
+MAX_CACHE_FILE_BYTES: Final = 256 * 2**20
 
 
 def save_snapshot(path: str | os.PathLike[str], snap: DaySnapshot, *, sha256: str = "") -> None:
@@ -55,7 +73,10 @@ def save_snapshot(path: str | os.PathLike[str], snap: DaySnapshot, *, sha256: st
 def load_snapshot(path: str | os.PathLike[str]) -> DaySnapshot:
     """Read a snapshot written by :func:`save_snapshot`; ValueError if it is not one."""
     try:
+        if os.stat(path).st_size > MAX_CACHE_FILE_BYTES:
+            raise ValueError(f"{path}: larger than any parsed day ({MAX_CACHE_FILE_BYTES:,} bytes)")
         with np.load(path, allow_pickle=False) as z:
+            check_npz_members(z.zip, str(path), allowed=_MEMBERS)
             meta = [str(x) for x in z["meta"]]
             if len(meta) != 5 or meta[0] != _FORMAT:
                 raise ValueError(f"{path}: not an ipevidence day snapshot")
@@ -71,9 +92,12 @@ def load_snapshot(path: str | os.PathLike[str]) -> DaySnapshot:
                 str(k): int(v)
                 for k, v in zip(z["counts_keys"].tolist(), z["counts_values"].tolist(), strict=True)
             }
-    except (OSError, KeyError, zipfile.BadZipFile, EOFError) as exc:
-        raise ValueError(f"{path}: unreadable snapshot ({exc})") from None
-    day = dt.date.fromisoformat(meta[2])
+    except (OSError, KeyError, TypeError, zipfile.BadZipFile, EOFError, MemoryError) as exc:
+        raise ValueError(f"{path}: unreadable snapshot ({type(exc).__name__}: {exc})") from None
+    try:
+        day = dt.date.fromisoformat(meta[2])
+    except ValueError:
+        raise ValueError(f"{path}: not an ipevidence day snapshot (day {meta[2]!r})") from None
     source = ArchiveDay(day=day, status="ok", name=meta[4] or None, sha256=meta[3] or None)
     return DaySnapshot(day=day, counts=counts, source=source, **cols)  # type: ignore[arg-type]
 
@@ -131,3 +155,20 @@ class ParsedDayCache:
 
     def __contains__(self, sha256: object) -> bool:
         return isinstance(sha256, str) and self.path_for(sha256).is_file()
+
+
+def usable_cache_dir(cache: ParsedDayCache | None) -> ParsedDayCache | None:
+    """``cache`` if its directory can be written (stale temporaries of killed runs removed),
+    else None with a :class:`CacheWarning`: the cache is optional and the run goes on."""
+    if cache is None:
+        return None
+    problem = writable_dir(cache.directory)
+    if problem is not None:
+        warnings.warn(
+            f"parsed-day cache {cache.directory} cannot be written ({problem}); going on without it",
+            CacheWarning,
+            stacklevel=3,
+        )
+        return None
+    clean_stale([cache.directory], recursive=True)
+    return cache

@@ -34,19 +34,22 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ArchiveCorruptError
-from ..provenance import ArchiveDay
+from ..provenance import ArchiveDay, sha256_file
 from . import bz2par
 from .bz2par import DEFAULT_MAX_DECOMPRESSED, bunzip, default_threads
 from .snapshot import SNAPSHOT_COLUMNS, DaySnapshot, ProbeStatus
 
 __all__ = [
     "COUNT_KEYS",
+    "DEFAULT_MAX_DECODE_MEMORY",
     "DEFAULT_MAX_DECOMPRESSED",
+    "DEFAULT_MAX_RECORDS",
     "PARSER_VERSION",
     "STATUS_NAMES",
     "bunzip",
     "day_from_name",
     "parse_day",
+    "read_day_file",
     "status_code",
 ]
 
@@ -54,6 +57,16 @@ __all__ = [
 PARSER_VERSION: Final = 1
 
 _BZ_MAGIC: Final = b"BZh"
+
+#: records (elements of the ``objects`` list) accepted in one day; a real day has about 30,000
+#: (2024), so a million leaves more than thirty times the room
+DEFAULT_MAX_RECORDS: Final = 1_000_000
+#: memory that decoding one day's text as a whole may take (estimated before decoding; see
+#: :func:`_check_budget`); a real day takes a few tens of megabytes
+DEFAULT_MAX_DECODE_MEMORY: Final = 512 * 2**20
+#: bytes that one JSON value may cost once decoded (a record struct is 112 bytes with its list
+#: slot, an empty dict 72, an empty list 64; a string costs its length, counted separately)
+_BYTES_PER_VALUE: Final = 128
 
 #: status name (lower case, blanks squeezed) -> library code
 STATUS_NAMES: Final[dict[str, ProbeStatus]] = {
@@ -139,6 +152,8 @@ class _RawTop(msgspec.Struct, gc=False):
 _DECODER: Final = msgspec.json.Decoder(_Top | list[_Rec])
 _RAW_DECODER: Final = msgspec.json.Decoder(_RawTop | list[msgspec.Raw])
 _REC_DECODER: Final = msgspec.json.Decoder(_Rec)
+#: numbers beyond the float range become infinities (only where a record failed because of one)
+_REC_LOOSE_DECODER: Final = msgspec.json.Decoder(_Rec, float_hook=float)
 
 _NAN: Final = math.nan
 _ZERO4: Final = bytes(4)
@@ -440,12 +455,57 @@ def _columns(recs: list[_Rec], counts: _Counts, day: dt.date, source: ArchiveDay
 
 
 def _decode(
-    text: bytes, day: dt.date, source: ArchiveDay | None, fail: Callable[[str], Exception]
+    text: bytes,
+    day: dt.date,
+    source: ArchiveDay | None,
+    fail: Callable[[str], Exception],
+    max_records: int = DEFAULT_MAX_RECORDS,
+    max_decode_memory: int = DEFAULT_MAX_DECODE_MEMORY,
 ) -> DaySnapshot:
-    snap = _decode_in_pieces(text, day, source)
+    """The snapshot of a day's JSON text, within the stated bounds (see :func:`parse_day`).
+
+    A text that the JSON reader rejects only because of lone UTF-16 surrogate escapes or bytes
+    that are not UTF-8 is repaired (same length: ``\\ufffd`` and ``?``) and decoded again, the
+    repairs counted (``repaired_surrogate_escape``, ``repaired_invalid_utf8``): such a defect then
+    costs at most the field it is in (a field the method never reads costs nothing)."""
+    try:
+        return _decode_text(text, day, source, fail, max_records, max_decode_memory, _Counts())
+    except _Malformed as exc:
+        repaired, notes = _repair_text(text)
+        if repaired is None:
+            raise fail(exc.reason) from None
+    try:
+        return _decode_text(repaired, day, source, fail, max_records, max_decode_memory, notes)
+    except _Malformed as exc:
+        raise fail(exc.reason) from None
+
+
+class _Malformed(Exception):
+    """The text is not JSON (before any repair is tried)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _decode_text(
+    text: bytes,
+    day: dt.date,
+    source: ArchiveDay | None,
+    fail: Callable[[str], Exception],
+    max_records: int,
+    max_decode_memory: int,
+    notes: _Counts,
+) -> DaySnapshot:
+    try:
+        snap = _decode_in_pieces(text, day, source, None, max_records, notes, max_decode_memory)
+    except ArchiveCorruptError as exc:  # the record cap, found piece by piece
+        raise fail(exc.reason) from None
     if snap is not None:
         return snap
     counts = _Counts()
+    counts.c.update(notes.c)
+    _check_budget(text, max_decode_memory, fail)
     try:
         top = _DECODER.decode(text)
     except RecursionError:
@@ -453,9 +513,10 @@ def _decode(
     except msgspec.ValidationError:
         pass  # some element is not an object (or the top level is wrong): go record by record
     except msgspec.DecodeError as exc:
-        raise fail(_describe_bad_json(text, exc)) from None
+        raise _Malformed(_describe_bad_json(text, exc)) from None
     else:
         recs = top.objects if isinstance(top, _Top) else top
+        _check_records(len(recs), max_records, fail)
         counts.add("records", len(recs))
         return _columns(recs, counts, day, source)
     try:
@@ -467,16 +528,104 @@ def _decode(
             f"not an archive day: expected {{'objects': [...]}} or a list of records ({exc})"
         ) from None
     except msgspec.DecodeError as exc:  # pragma: no cover - the first decoder saw the same bytes
-        raise fail(_describe_bad_json(text, exc)) from None
+        raise _Malformed(_describe_bad_json(text, exc)) from None
     raws = loose.objects if isinstance(loose, _RawTop) else loose
+    del loose
+    _check_records(len(raws), max_records, fail)
     counts.add("records", len(raws))
     recs = []
     for raw in raws:
         try:
             recs.append(_REC_DECODER.decode(raw))
         except msgspec.ValidationError:
-            counts.add("dropped_not_object")
+            rec = _loose_record(raw)
+            if rec is None:
+                counts.add("dropped_not_object")
+            else:
+                counts.add("out_of_range_number")
+                recs.append(rec)
+    del raws
     return _columns(recs, counts, day, source)
+
+
+def _loose_record(raw: msgspec.Raw) -> _Rec | None:
+    """A record object that failed only because a number is beyond the float range (``1e400``):
+    decoded again with such numbers as infinities, so only the fields that hold them are lost
+    (an infinite coordinate is removed by the daily filter's coordinates rule). None when the
+    element is not an object at all."""
+    try:
+        return _REC_LOOSE_DECODER.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError, RecursionError, ValueError):
+        return None
+
+
+# ---------------------------------------------------------------------------------------------
+# stated bounds: records per day, memory of decoding, repairs of a text the reader rejects
+
+
+def _check_records(n: int, max_records: int, fail: Callable[[str], Exception]) -> None:
+    if n > max_records:
+        raise fail(f"more than {max_records:,} records in one day (limit max_records)")
+
+
+def _decode_cost(text: bytes) -> int:
+    """An upper bound on the memory the JSON reader needs for ``text``: every value it can build
+    is the first in its container or follows a comma, so values <= commas + containers + 1; each
+    costs at most ``_BYTES_PER_VALUE`` plus its bytes of text (strings)."""
+    values = text.count(b",") + text.count(b"{") + text.count(b"[") + 1
+    return len(text) + _BYTES_PER_VALUE * values
+
+
+def _check_budget(text: bytes, max_decode_memory: int, fail: Callable[[str], Exception]) -> None:
+    """Refuse a text whose whole decode could take more than ``max_decode_memory`` (tiny
+    elements such as ``[{},{},...]`` cost about 40 times their size once decoded)."""
+    if len(text) + _BYTES_PER_VALUE * (len(text) // 2 + 1) <= max_decode_memory:
+        return  # even a text made only of two-byte values fits (no scan needed)
+    cost = _decode_cost(text)
+    if cost > max_decode_memory:
+        raise fail(
+            f"decoding could take up to {cost / 2**20:,.0f} MiB ({len(text):,} bytes of JSON made of "
+            f"very many small values), more than {max_decode_memory / 2**20:,.0f} MiB "
+            "(limit max_decode_memory)"
+        )
+
+
+_ESCAPE_RE: Final = re.compile(
+    rb"\\(u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|u[dD][89a-fA-F][0-9a-fA-F]{2}|.)",
+    re.DOTALL,
+)
+_REPLACEMENT_ESCAPE: Final = rb"\ufffd"
+_ESCAPED_BYTE_RE: Final = re.compile("[\udc80-\udcff]")
+
+
+def _repair_text(text: bytes) -> tuple[bytes | None, _Counts]:
+    """``text`` with every lone UTF-16 surrogate escape (``\\ud83d`` not followed by a low
+    surrogate, or a low one alone) replaced by ``\\ufffd`` and every byte that is not UTF-8 by
+    ``?``, both keeping the length; None when there is nothing to repair. Escapes are scanned left
+    to right, so an escaped backslash (``\\\\ud83d``) is never taken for an escape."""
+    notes = _Counts()
+    lone = 0
+
+    def fix(m: re.Match[bytes]) -> bytes:
+        nonlocal lone
+        body = m.group(1)
+        if len(body) == 5 and body[:1] in b"u":
+            lone += 1
+            return _REPLACEMENT_ESCAPE
+        return m.group(0)
+
+    out = _ESCAPE_RE.sub(fix, text) if b"\\u" in text else text
+    notes.add("repaired_surrogate_escape", lone)
+    try:
+        out.decode("utf-8")
+    except UnicodeDecodeError:
+        fixed = out.decode("utf-8", "surrogateescape")
+        bad = len(_ESCAPED_BYTE_RE.findall(fixed))
+        out = fixed.encode("utf-8", "replace")
+        notes.add("repaired_invalid_utf8", bad)
+    if not notes.c:
+        return None, notes
+    return out, notes
 
 
 # ---------------------------------------------------------------------------------------------
@@ -520,7 +669,13 @@ def _cut_after(text: bytes, key: bytes, frm: int, stop: int) -> tuple[int, int] 
 
 
 def _decode_in_pieces(
-    text: bytes, day: dt.date, source: ArchiveDay | None, piece_bytes: int | None = None
+    text: bytes,
+    day: dt.date,
+    source: ArchiveDay | None,
+    piece_bytes: int | None = None,
+    max_records: int | None = None,
+    notes: _Counts | None = None,
+    max_decode_memory: int | None = None,
 ) -> DaySnapshot | None:
     """The snapshot of ``text`` decoded in pieces, or None when the whole text must be decoded.
 
@@ -534,9 +689,18 @@ def _decode_in_pieces(
     the object's ``}`` may follow, so no key precedes or follows ``objects``. Any failure at all
     answers None, and the caller's whole-text decode gives the result or the error, so the
     outcome is always exactly that of decoding the whole text.
+
+    Bounds: more than ``max_records`` records raises :class:`ArchiveCorruptError` (the caller
+    adds the file's identity); a piece much larger than ``piece_bytes`` (no cut found) that could
+    take more than ``max_decode_memory`` to decode answers None, so the whole-text path refuses
+    it. ``notes`` are counts to start from (repairs made to the text).
     """
     if piece_bytes is None:
         piece_bytes = PIECE_BYTES
+    if max_records is None:
+        max_records = DEFAULT_MAX_RECORDS
+    if max_decode_memory is None:
+        max_decode_memory = DEFAULT_MAX_DECODE_MEMORY
     if len(text) < 2 * piece_bytes:
         return None
     head = _HEAD_RE.match(text, 0, _HEAD_LIMIT)
@@ -555,16 +719,24 @@ def _decode_in_pieces(
         return None
     key = first.group(0)
     counts = _Counts()
+    if notes is not None:
+        counts.c.update(notes.c)
     pieces: list[_Columns] = []
     pos = head.end()
     while True:
         cut = _cut_after(text, key, pos + piece_bytes, end) if pos + piece_bytes < end else None
-        piece = b"".join((b"[", text[pos : end if cut is None else cut[0]], b"" if cut is None else b"]"))
+        stop = end if cut is None else cut[0]
+        if stop - pos > 4 * piece_bytes and _decode_cost(text[pos:stop]) > max_decode_memory:
+            return None  # one huge piece of tiny values: the whole-text path refuses it
+        piece = b"".join((b"[", text[pos:stop], b"" if cut is None else b"]"))
         try:
             recs = _LIST_DECODER.decode(piece)
         except (msgspec.DecodeError, RecursionError):  # ValidationError too: the whole text sorts it out
             return None
+        del piece
         counts.add("records", len(recs))
+        if counts.c["records"] > max_records:
+            raise ArchiveCorruptError(f"more than {max_records:,} records in one day (limit max_records)")
         pieces.append(_column_arrays(recs, counts))
         if cut is None:
             return _snapshot(pieces, counts, day, source)
@@ -597,11 +769,42 @@ def _describe_bad_json(text: bytes, exc: Exception) -> str:
     return f"invalid JSON ({exc})"
 
 
+def read_day_file(path: str | os.PathLike[str], max_decompressed: int = DEFAULT_MAX_DECOMPRESSED) -> bytes:
+    """The bytes of an archive file, refusing (:class:`ArchiveCorruptError`, with the file's
+    SHA-256) before reading it whole a file larger than any day within the caps could be: a plain
+    JSON file larger than ``max_decompressed``, a bzip2 file larger than ``max_decompressed``
+    plus 1 % (bzip2 never expands its input by more than about 0.5 %)."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        head = fh.read(3)
+        limit = max_decompressed + max_decompressed // 100 + 1024 if head == _BZ_MAGIC else max_decompressed
+        if size > limit:
+            name = Path(os.fspath(path)).name
+            raise ArchiveCorruptError(
+                f"{size:,} bytes, larger than any day within max_decompressed={max_decompressed:,} "
+                "(limit max_decompressed)",
+                path=name,
+                day=_day_or_none(name),
+                sha256=sha256_file(path),
+            )
+        fh.seek(0)
+        return fh.read()
+
+
+def _day_or_none(name: str) -> dt.date | None:
+    try:
+        return day_from_name(name)
+    except ValueError:
+        return None
+
+
 def parse_day(
     data: bytes | str | os.PathLike[str],
     day: dt.date | None = None,
     *,
     max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
+    max_records: int = DEFAULT_MAX_RECORDS,
+    max_decode_memory: int = DEFAULT_MAX_DECODE_MEMORY,
     threads: int | None = None,
 ) -> DaySnapshot:
     """Read one archive day (bzip2 JSON, or plain JSON when the bytes are not bzip2).
@@ -614,6 +817,12 @@ def parse_day(
     errors as the sequential path, which is used for 1 thread, single-block files and anything
     irregular). Multi-day runs (:func:`~ipevidence.archive.iter_days`) pass ``threads=1``: their
     parallelism is one process per day.
+
+    Bounds (each exceeded one makes the day corrupt, with the limit named in the reason): at
+    most ``max_decompressed`` bytes of JSON (default 256 MiB; checked as the output grows), at
+    most ``max_records`` records (default 1,000,000), and a whole-text decode only when it cannot
+    take more than ``max_decode_memory`` (default 512 MiB, estimated from the text before
+    decoding). A real day (2024) is about 1 MB of bzip2, 20 MB of JSON and 30,000 records.
     """
     name: str | None = None
     path: str | None = None
@@ -622,8 +831,7 @@ def parse_day(
     else:
         path = os.fspath(data)
         name = Path(path).name
-        with open(path, "rb") as fh:
-            raw = fh.read()
+        raw = read_day_file(path, max_decompressed)
     if day is None:
         if name is None:
             raise ValueError("parse_day(bytes) needs day=")
@@ -642,10 +850,11 @@ def parse_day(
                 text = bunzip(raw, max_decompressed)
         except ValueError as exc:
             raise fail(str(exc)) from None
+        del raw
     else:
         text = raw
         if len(text) > max_decompressed:
             raise fail(f"larger than {max_decompressed} bytes (limit max_decompressed)")
     source = ArchiveDay(day=day, status="ok", name=name, sha256=sha)
     with _gc_paused():
-        return _decode(text, day, source, fail)
+        return _decode(text, day, source, fail, max_records, max_decode_memory)

@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import bz2
 import concurrent.futures as cf
+import contextlib
 import datetime as dt
 import hashlib
 import os
+import socket
 import sys
+import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Final, Protocol, runtime_checkable
 
 import requests
+import urllib3
 
+from .._cachefiles import STALE_AFTER, CacheWarning, clean_stale, writable_dir
 from .._io import atomic_binary
 from ..errors import ArchiveCorruptError, ArchiveDownloadError, ArchiveMissingError
 from ..provenance import ArchiveDay, sha256_file
@@ -31,6 +37,9 @@ from .parse import DEFAULT_MAX_DECOMPRESSED
 
 __all__ = [
     "DEFAULT_BASE_URL",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_DOWNLOAD",
+    "DEFAULT_UNREACHABLE_AFTER",
     "ArchiveSource",
     "HttpArchive",
     "LocalArchive",
@@ -43,7 +52,14 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL: Final = "https://ftp.ripe.net/ripe/atlas/probes/archive/"
+#: the largest download accepted for one day: a real day is about 1 MB of bzip2 (2024)
+DEFAULT_MAX_DOWNLOAD: Final = 64 * 2**20
+#: seconds one file's transfer may take in all (a body dripping just under the read timeout ends)
+DEFAULT_DEADLINE: Final = 600.0
+#: connection failures in a row, with no answer from the server yet, that make it unreachable
+DEFAULT_UNREACHABLE_AFTER: Final = 3
 _CHUNK: Final = 1 << 16
+_BZ_MAGIC: Final = b"BZh"
 
 
 def date_range(start: dt.date, end: dt.date, step: int = 1) -> list[dt.date]:
@@ -174,7 +190,9 @@ class LocalArchive:
             raise FileNotFoundError(f"archive folder {self.root} does not exist")
 
     def describe(self) -> str:
-        return f"local:{self.root.name}"
+        """``"local folder"``: never the folder's path or name, so that the same archive in two
+        folders gives byte-identical provenance (each day is identified by its SHA-256)."""
+        return "local folder"
 
     def __repr__(self) -> str:
         return f"LocalArchive({str(self.root)!r})"
@@ -184,7 +202,8 @@ class LocalArchive:
             for cand in (self.root / rel, self.root / rel.removesuffix(".bz2")):
                 if cand.is_file():
                     return cand
-        raise ArchiveMissingError(day, str(self.root / relative_path(day, "tree")))
+        # the relative path only: results must not depend on where the archive folder is
+        raise ArchiveMissingError(day, f"{relative_path(day, 'tree')} in the local archive folder")
 
 
 class _Retryable(Exception):
@@ -206,6 +225,9 @@ class HttpArchive:
         session: requests.Session | None = None,
         max_decompressed: int = DEFAULT_MAX_DECOMPRESSED,
         sleep: Callable[[float], None] = time.sleep,
+        max_download: int = DEFAULT_MAX_DOWNLOAD,
+        deadline: float = DEFAULT_DEADLINE,
+        unreachable_after: int = DEFAULT_UNREACHABLE_AFTER,
     ) -> None:
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         root = Path(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -218,8 +240,18 @@ class HttpArchive:
         self.session.headers.setdefault("User-Agent", "ipevidence (RIPE Atlas archive reader)")
         self.max_decompressed = max_decompressed
         self._sleep = sleep
+        self.max_download = int(max_download)
+        self.deadline = float(deadline)
+        self.unreachable_after = max(1, int(unreachable_after))
         self._lock = threading.Lock()
         self._inflight: dict[dt.date, threading.Lock] = {}
+        self._failures_in_a_row = 0
+        self._reached = False
+        self._unreachable: str | None = None
+        self._write_dir: Path | None = None  # where downloads go (the cache, or a fallback)
+        self._generation = 0  # bumped by abort(): downloads started before it stop
+        self._active: set[requests.Response] = set()
+        self._fallback: tempfile.TemporaryDirectory[str] | None = None
 
     def describe(self) -> str:
         return self.base_url
@@ -237,7 +269,9 @@ class HttpArchive:
         """The verified cached file of ``day``, downloading it first if needed.
 
         Raises ArchiveMissingError (404/410), ArchiveCorruptError (the server's file is not a
-        complete bzip2 stream; nothing is cached) or ArchiveDownloadError (every retry failed).
+        complete bzip2 stream, does not start like one, or is larger than ``max_download``;
+        nothing is cached) or ArchiveDownloadError (every retry failed, or the archive is
+        unreachable: ``unreachable_after`` connection failures in a row and no answer yet).
         """
         target = self.cached_path(day)
         if target.is_file():
@@ -247,15 +281,59 @@ class HttpArchive:
         with lock:
             if target.is_file():
                 return target
-            self._download(day, target)
-        return target
+            out = self._writable_root() / relative_path(day, "tree")
+            if out != target and out.is_file():
+                return out
+            self._download(day, out)
+        return out
+
+    def _writable_root(self) -> Path:
+        """The cache directory, or (when it cannot be written) a temporary directory for this
+        object's life, with a :class:`CacheWarning`; stale ``.part`` files of killed runs are
+        removed from the cache the first time."""
+        with self._lock:
+            if self._write_dir is not None:
+                return self._write_dir
+            problem = writable_dir(self.cache_dir)
+            if problem is None:
+                clean_stale([self.cache_dir], recursive=True, older_than=self._stale_after())
+                self._write_dir = self.cache_dir
+            else:
+                self._fallback = tempfile.TemporaryDirectory(prefix="ipevidence-archive-")
+                self._write_dir = Path(self._fallback.name)
+                warnings.warn(
+                    f"archive cache {self.cache_dir} cannot be written ({problem}); downloads go to a "
+                    "temporary directory for this run",
+                    CacheWarning,
+                    stacklevel=4,
+                )
+            return self._write_dir
+
+    def _stale_after(self) -> float:
+        """A ``.part`` file untouched for this long has no live download (a transfer ends within
+        its deadline, and writes at least once per read timeout)."""
+        return max(STALE_AFTER, self.deadline + float(self.timeout[1]) + 60.0)
+
+    def abort(self) -> None:
+        """Stop the downloads in flight now (used when a run is interrupted): their connections
+        are shut down, so a read blocked on a stalled server returns at once, and they fail with
+        ``ArchiveDownloadError`` without retrying; nothing partial is kept. Later downloads work
+        as usual."""
+        with self._lock:
+            self._generation += 1
+            active = list(self._active)
+        for resp in active:
+            _shut_down(resp)
 
     def _download(self, day: dt.date, target: Path) -> None:
         url = self.url(day)
+        generation = self._generation
         last = ""
         for attempt in range(self.retries + 1):
+            self._check_reachable(url, generation)
             if attempt:
                 self._sleep(self.backoff * 2 ** (attempt - 1))
+                self._check_reachable(url, generation)
             try:
                 self._attempt(day, url, target)
                 return
@@ -263,13 +341,44 @@ class HttpArchive:
                 last = str(exc)
         raise ArchiveDownloadError(f"{url}: download failed after {self.retries + 1} attempts: {last}")
 
+    def _check_reachable(self, url: str, generation: int) -> None:
+        if self._unreachable is not None:
+            raise ArchiveDownloadError(f"{url}: not tried: {self._unreachable}")
+        if generation != self._generation:
+            raise ArchiveDownloadError(f"{url}: download interrupted")
+
+    def _connection_failed(self, reason: str) -> None:
+        """Count a failure to reach the server; with no answer ever received, after
+        ``unreachable_after`` in a row the archive is declared unreachable and every queued day
+        fails at once instead of waiting for its own retries."""
+        with self._lock:
+            self._failures_in_a_row += 1
+            if not self._reached and self._failures_in_a_row >= self.unreachable_after:
+                self._unreachable = (
+                    f"the archive at {self.base_url} is unreachable ({self._failures_in_a_row} "
+                    f"connection attempts failed in a row, none succeeded; last: {reason}): check the "
+                    "network connection or the archive URL (--source)"
+                )
+
+    def _answered(self) -> None:
+        with self._lock:
+            self._reached = True
+            self._failures_in_a_row = 0
+
     def _attempt(self, day: dt.date, url: str, target: Path) -> None:
         try:
-            resp = self.session.get(url, timeout=self.timeout, stream=True)
+            # identity: the transport must never decompress a body into the cache
+            resp = self.session.get(
+                url, timeout=self.timeout, stream=True, headers={"Accept-Encoding": "identity"}
+            )
         except (requests.ConnectionError, requests.Timeout) as exc:
-            raise _Retryable(f"{type(exc).__name__}: {exc}") from None
+            reason = f"{type(exc).__name__}: {exc}"
+            if isinstance(exc, requests.ConnectionError):  # includes connect timeouts
+                self._connection_failed(reason)
+            raise _Retryable(reason) from None
         except requests.RequestException as exc:  # invalid URL, too many redirects, ...
             raise ArchiveDownloadError(f"{url}: {type(exc).__name__}: {exc}") from None
+        self._answered()
         with resp:
             if resp.status_code in (404, 410):
                 raise ArchiveMissingError(day, url)
@@ -277,33 +386,127 @@ class HttpArchive:
                 raise _Retryable(f"HTTP {resp.status_code}")
             if resp.status_code != 200:
                 raise ArchiveDownloadError(f"{url}: HTTP {resp.status_code}")
-            # with a Content-Encoding, requests decodes and the length no longer applies
-            encoded = resp.headers.get("Content-Encoding", "identity").lower() not in ("", "identity")
-            expected = None if encoded else resp.headers.get("Content-Length")
-            # the file replaces ``target`` only when the whole body arrived and verified
-            with atomic_binary(target, suffix=".part", make_parents=True) as out:
-                h = hashlib.sha256()
-                verifier = _StreamVerifier(self.max_decompressed)
-                size = 0
-                try:
-                    for block in resp.iter_content(_CHUNK):
-                        out.write(block)
-                        h.update(block)
-                        verifier.feed(block)
-                        size += len(block)
-                except requests.RequestException as exc:  # dropped connection, timeout, bad chunking
-                    raise _Retryable(f"transfer interrupted: {type(exc).__name__}: {exc}") from None
-                if expected is not None and expected.isdigit() and int(expected) != size:
-                    raise _Retryable(f"truncated transfer: {size} of {expected} bytes")
-                problem = verifier.finish()
-                if problem is not None:
-                    raise ArchiveCorruptError(problem, path=url, day=day, sha256=h.hexdigest())
+            encoding = resp.headers.get("Content-Encoding", "identity").strip().lower() or "identity"
+            header = resp.headers.get("Content-Length")
+            expected = int(header) if header is not None and header.strip().isdigit() else None
+            if expected is not None and expected > self.max_download:
+                raise ArchiveCorruptError(
+                    f"the server announces {expected:,} bytes, more than {self.max_download:,} "
+                    "(limit max_download)",
+                    path=url,
+                    day=day,
+                )
+            with self._lock:
+                self._active.add(resp)
+            try:
+                self._receive(resp, day, url, target, encoding, expected)
+            finally:
+                with self._lock:
+                    self._active.discard(resp)
+
+    def _receive(
+        self,
+        resp: requests.Response,
+        day: dt.date,
+        url: str,
+        target: Path,
+        encoding: str,
+        expected: int | None,
+    ) -> None:
+        """Stream the raw body (never decoded by the transport) into a ``.part`` file that
+        replaces ``target`` only when the whole body arrived and verified; every check fails
+        early: the bzip2 magic in the first bytes, ``max_download`` as bytes arrive, the
+        per-file ``deadline`` between reads."""
+        stop_at = time.monotonic() + self.deadline
+        with atomic_binary(target, suffix=".part", make_parents=True) as out:
+            h = hashlib.sha256()
+            verifier = _StreamVerifier(self.max_decompressed)
+            size = 0
+            head = b""
+            try:
+                for block in _raw_blocks(resp):
+                    if not block:
+                        continue
+                    if len(head) < 3:
+                        head += block[: 3 - len(head)]
+                        if not _BZ_MAGIC.startswith(head[:3]):
+                            what = f" (Content-Encoding {encoding})" if encoding != "identity" else ""
+                            raise ArchiveCorruptError(
+                                f"not a bzip2 file: the body starts with {head[:3]!r}{what}; nothing "
+                                "was kept",
+                                path=url,
+                                day=day,
+                            )
+                    size += len(block)
+                    if size > self.max_download:
+                        raise ArchiveCorruptError(
+                            f"more than {self.max_download:,} bytes (limit max_download); nothing was kept",
+                            path=url,
+                            day=day,
+                        )
+                    out.write(block)
+                    h.update(block)
+                    verifier.feed(block)
+                    if verifier.error:
+                        raise ArchiveCorruptError(verifier.error, path=url, day=day)
+                    if time.monotonic() > stop_at:
+                        raise _Retryable(
+                            f"transfer not finished within {self.deadline:g} s (limit deadline): "
+                            f"{size:,} bytes received"
+                        )
+            except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+                raise _Retryable(f"transfer interrupted: {type(exc).__name__}: {exc}") from None
+            if expected is not None and expected != size:
+                raise _Retryable(f"truncated transfer: {size} of {expected} bytes")
+            problem = verifier.finish()
+            if problem is not None:
+                raise ArchiveCorruptError(problem, path=url, day=day, sha256=h.hexdigest())
+
+
+def _shut_down(resp: requests.Response) -> None:
+    """Shut down the socket under a streaming response (best effort, through urllib3's
+    internals, which differ between versions): a thread blocked reading it wakes up at once."""
+    raw = resp.raw
+    for path in (("_connection", "sock"), ("_fp", "fp", "raw", "_sock")):
+        obj: object = raw
+        for attr in path:
+            obj = getattr(obj, attr, None)
+            if obj is None:
+                break
+        if isinstance(obj, socket.socket):
+            with contextlib.suppress(OSError):
+                obj.shutdown(socket.SHUT_RDWR)
+            return
+
+
+def _raw_blocks(resp: requests.Response) -> Iterator[bytes]:
+    """The body's bytes as they arrive, never decoded (no Content-Encoding applied): ``read1``
+    returns whatever one read brought, so a body that drips a byte at a time still lets the
+    caller check its deadline between reads (``stream`` would wait for a whole chunk)."""
+    raw = resp.raw
+    read1 = getattr(raw, "read1", None)
+    if read1 is None:  # urllib3 1.x
+        yield from raw.stream(_CHUNK, decode_content=False)
+        return
+    while True:
+        block = read1(_CHUNK, decode_content=False)
+        if not block:
+            return
+        yield block
 
 
 def _progress_enabled(progress: bool | None) -> bool:
     if progress is None:
         return sys.stderr.isatty()
     return progress
+
+
+def _abort(source: object) -> None:
+    """Stop a source's downloads in flight, if it can (an :class:`HttpArchive`)."""
+    abort = getattr(source, "abort", None)
+    if callable(abort):
+        with contextlib.suppress(Exception):
+            abort()
 
 
 def resolve_day(source: ArchiveSource, day: dt.date) -> tuple[ArchiveDay, Path | None]:
@@ -344,12 +547,20 @@ def fetch_days(
         return rec
 
     out: dict[dt.date, ArchiveDay] = {}
-    with (
-        cf.ThreadPoolExecutor(max_workers=max(1, n_workers)) as pool,
-        tqdm(total=len(ordered), unit="day", desc="fetch", disable=not _progress_enabled(progress)) as bar,
-    ):
-        futs = {pool.submit(one, d): d for d in ordered}
-        for fut in cf.as_completed(futs):
-            out[futs[fut]] = fut.result()
-            bar.update(1)
+    pool = cf.ThreadPoolExecutor(max_workers=max(1, n_workers))
+    done = False
+    try:
+        with tqdm(
+            total=len(ordered), unit="day", desc="fetch", disable=not _progress_enabled(progress)
+        ) as bar:
+            futs = {pool.submit(one, d): d for d in ordered}
+            for fut in cf.as_completed(futs):
+                out[futs[fut]] = fut.result()
+                bar.update(1)
+        done = True
+    finally:
+        # on an error (an unreachable archive, Ctrl-C) the queued days are cancelled, not awaited
+        if not done:
+            _abort(source)
+        pool.shutdown(wait=done, cancel_futures=True)
     return [out[d] for d in ordered]

@@ -40,7 +40,7 @@ from ..errors import DatabaseFormatError
 from ..provenance import sha256_file
 from .ranges import FamilyRanges, RangeTable, TableBackend, clean_countries
 
-__all__ = ["IP2LocationBackend", "looks_like_ip2location_bin"]
+__all__ = ["IP2LocationBackend", "ip2location_header_problem", "looks_like_ip2location_bin"]
 
 _HEADER: Final = struct.Struct("<BBBBBIIIIIIBBB")
 _MAX_V4: Final = 0xFFFFFFFF
@@ -114,6 +114,26 @@ class _Header:
                     f"IP2Location BIN header: the IPv{fam} table ({count} rows at offset {addr}) "
                     f"runs past the end of the file ({size} bytes)"
                 )
+
+
+def ip2location_header_problem(head: bytes, size: int) -> str | None:
+    """Why the first bytes, which name a valid DB type, column count and build date, do not make
+    a readable IP2Location BIN file of ``size`` bytes (a truncated file: its tables run past the
+    end); None when they are not an IP2Location header at all, or a readable one."""
+    if len(head) < _HEADER.size:
+        return None
+    db_type, columns, year, month, day = head[0], head[1], head[2], head[3], head[4]
+    if not 1 <= db_type <= _MAX_DB_TYPE or columns < _COUNTRY_POSITION or not 1 <= month <= 12:
+        return None
+    try:
+        dt.date(2000 + year, month, day)
+    except ValueError:
+        return None
+    try:
+        _Header(head, max(size, 64))
+    except DatabaseFormatError as exc:
+        return str(exc) if size >= 64 else f"too short for an IP2Location BIN file ({size} bytes)"
+    return None
 
 
 def looks_like_ip2location_bin(head: bytes, size: int) -> bool:

@@ -37,6 +37,8 @@ import datetime as dt
 import itertools
 import mmap
 import os
+import warnings
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal, cast
@@ -46,6 +48,7 @@ import numpy as np
 import numpy.typing as npt
 from maxminddb.decoder import Decoder
 
+from .._cachefiles import CacheWarning, check_npz, clean_stale
 from .._io import atomic_binary
 from ..addresses import IPV4_DTYPE, IPV6_DTYPE
 from ..countries import COUNTRY_DTYPE
@@ -58,6 +61,19 @@ __all__ = ["CountryField", "MMDBBackend", "country_of_record"]
 CountryField = Literal["country", "registered_country"]
 _MARKER: Final = b"\xab\xcd\xefMaxMind.com"
 _CACHE_VERSION: Final = 2
+_FLAT_MEMBERS: Final = frozenset(
+    {
+        *(f"v{fam}_{col}" for fam in (4, 6) for col in ("starts", "ends", "countries")),
+        "alias_hi",
+        "alias_lo",
+        "alias_len",
+        "networks",
+        "bad_codes",
+        "bad_counts",
+    }
+)
+#: the largest flattened-table cache file read (the largest country mmdb flattens to ~100 MB)
+_MAX_FLAT_BYTES: Final = 1 << 30
 _U64: Final = np.uint64
 _Col64 = npt.NDArray[np.uint64]
 _Col32 = npt.NDArray[np.uint32]
@@ -573,6 +589,8 @@ class MMDBBackend(TableBackend):
         if cache_dir is not None:
             cache_file = Path(cache_dir) / f"mmdb-{sha256}-{country_field}-v{_CACHE_VERSION}.npz"
         flat = _Flat.load(cache_file) if cache_file is not None else None
+        if flat is None and cache_file is not None:
+            clean_stale([cache_file.parent])  # temporaries of a killed run
         if flat is None:
             flat = self._flatten(data, meta, name)
             if cache_file is not None:
@@ -695,6 +713,7 @@ class _Flat:
             return None
         flat = cls()
         try:
+            check_npz(path, allowed=_FLAT_MEMBERS, max_bytes=_MAX_FLAT_BYTES)
             with np.load(path, allow_pickle=False) as z:
                 for fam in (4, 6):
                     if f"v{fam}_starts" in z.files:
@@ -715,7 +734,15 @@ class _Flat:
                     k.decode("utf-8"): int(v)
                     for k, v in zip(z["bad_codes"].tolist(), z["bad_counts"].tolist(), strict=True)
                 }
-        except (OSError, ValueError, KeyError, DatabaseFormatError):
+        except (
+            OSError,
+            ValueError,
+            KeyError,
+            TypeError,
+            MemoryError,
+            zipfile.BadZipFile,
+            DatabaseFormatError,
+        ):
             return None  # a damaged cache is rebuilt, never trusted
         return flat
 
@@ -729,5 +756,12 @@ class _Flat:
         arrays["alias_hi"], arrays["alias_lo"], arrays["alias_len"] = self.aliases
         arrays["bad_codes"] = np.array([k.encode("utf-8") for k in self.bad], dtype=np.bytes_).reshape(-1)
         arrays["bad_counts"] = np.array(list(self.bad.values()), dtype=np.int64)
-        with atomic_binary(path, suffix=".npz", make_parents=True) as f:
-            np.savez(f, **cast(dict[str, Any], arrays))
+        try:
+            with atomic_binary(path, suffix=".npz", make_parents=True) as f:
+                np.savez(f, **cast(dict[str, Any], arrays))
+        except OSError as exc:  # the cache is optional: a read-only or full folder costs a warning
+            warnings.warn(
+                f"mmdb table cache {path.parent} cannot be written ({exc}); going on without it",
+                CacheWarning,
+                stacklevel=3,
+            )

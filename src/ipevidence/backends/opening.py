@@ -12,16 +12,18 @@ import datetime as dt
 import gzip
 import hashlib
 import os
+import warnings
 import zlib
 from pathlib import Path
 from typing import Final
 
+from .._cachefiles import CacheWarning, clean_stale, writable_dir
 from .._io import atomic_write_bytes
 from ..errors import DatabaseFormatError
 from ..provenance import sha256_file
 from .base import GeoBackend
 from .csvranges import CsvRangeBackend, looks_like_range_csv
-from .ip2location import IP2LocationBackend, looks_like_ip2location_bin
+from .ip2location import IP2LocationBackend, ip2location_header_problem, looks_like_ip2location_bin
 from .mmdb import CountryField, MMDBBackend
 
 __all__ = ["detect_kind", "open_database"]
@@ -43,6 +45,9 @@ def _kind(head: bytes, tail: bytes, size: int) -> str:
         return "ip2location-bin"
     if looks_like_range_csv(head[:8192]):
         return "csv-ranges"
+    problem = ip2location_header_problem(head[:64], size)
+    if problem is not None:  # an IP2Location header whose tables do not fit: say why
+        raise DatabaseFormatError(f"an IP2Location BIN file that cannot be read: {problem}")
     raise DatabaseFormatError(
         "not a geolocation database this library reads: no MaxMind DB metadata, no IP2Location "
         "BIN header and not a CSV range table"
@@ -50,6 +55,9 @@ def _kind(head: bytes, tail: bytes, size: int) -> str:
 
 
 def _gunzip(raw: bytes, name: str) -> bytes:
+    """The content of a gzip file of exactly one member; a bomb (more than 200x), a truncated
+    file, a second member (concatenated files) or trailing bytes are refused: a database is one
+    file, and silently reading only its first part (or ignoring what follows) could change it."""
     try:
         d = zlib.decompressobj(16 + zlib.MAX_WBITS)
         out = d.decompress(raw, max(len(raw) * _MAX_GZIP_RATIO, 1 << 20))
@@ -59,6 +67,14 @@ def _gunzip(raw: bytes, name: str) -> bytes:
             raise DatabaseFormatError(f"{name}: truncated gzip file")
     except (zlib.error, EOFError, gzip.BadGzipFile) as exc:
         raise DatabaseFormatError(f"{name}: corrupt gzip file: {exc}") from None
+    rest = d.unused_data
+    if rest.startswith(_GZIP_MAGIC):
+        raise DatabaseFormatError(
+            f"{name}: a second gzip member after the first (concatenated files?); refused: a database "
+            "is one file"
+        )
+    if rest:
+        raise DatabaseFormatError(f"{name}: {len(rest):,} bytes of trailing garbage after the gzip data")
     return out
 
 
@@ -104,13 +120,21 @@ def open_database(
         return CsvRangeBackend.from_buffer(data, name=name, sha256=sha, build_date=build_date)
 
     cached: Path | None = None
-    if cache_dir is None:
-        data = _gunzip(p.read_bytes(), name)
-    else:
+    if cache_dir is not None:
         cached = Path(cache_dir) / f"{sha}-{name.removesuffix('.gz').removesuffix('.GZ')}"
         if not cached.is_file():
-            atomic_write_bytes(cached, _gunzip(p.read_bytes(), name), make_parents=True)
-        data = cached.read_bytes()
+            problem = writable_dir(cache_dir)
+            if problem is None:
+                clean_stale([cache_dir])
+                atomic_write_bytes(cached, _gunzip(p.read_bytes(), name), make_parents=True)
+            else:  # the cache is optional: decompress to memory instead
+                warnings.warn(
+                    f"database cache {cache_dir} cannot be written ({problem}); going on without it",
+                    CacheWarning,
+                    stacklevel=2,
+                )
+                cached = None
+    data = _gunzip(p.read_bytes(), name) if cached is None else cached.read_bytes()
     note = f"gzip-compressed; decompressed content SHA-256 {hashlib.sha256(data).hexdigest()}"
     kind = _detect(data, name)
     if kind == "ip2location-bin":

@@ -43,6 +43,7 @@ __all__ = [
     "border_of",
     "evidence_report",
     "ground_truth_provenance",
+    "lr_section",
     "lr_series",
     "naive_comparison",
     "top_countries",
@@ -92,10 +93,26 @@ def accuracy_series(
     return out
 
 
+def _report_policy(policy: Any | None) -> Any:
+    if policy is not None:
+        return policy
+    from ..policy import Policy
+
+    return Policy.preset("default")
+
+
 def lr_series(
-    located: LocatedGroundTruth, countries: Sequence[str], first: int, last: int
+    located: LocatedGroundTruth,
+    countries: Sequence[str],
+    first: int,
+    last: int,
+    policy: Any | None = None,
 ) -> list[YearSeries]:
-    """Per year: the LR that the database says C when the device is in C (against all others)."""
+    """Per year: the LR that the database says C when the device is in C, under the policy's Hd
+    (by default each alternative with enough ground truth, the weakest shown)."""
+    from ..assessment import policy_likelihood_ratio
+
+    pol = _report_policy(policy)
     out = []
     for c in countries:
         years: list[int] = []
@@ -103,18 +120,72 @@ def lr_series(
         lows: list[float | None] = []
         highs: list[float | None] = []
         for y in range(first, last + 1):
-            lr = located.likelihood_ratio(c, c, y, y)
+            lr, _ = policy_likelihood_ratio(located, pol, c, c, y, y)
+            head = None if lr is None else lr.headline
             years.append(y)
-            if lr is None:
+            if head is None:
                 vals.append(None)
                 lows.append(None)
                 highs.append(None)
             else:
-                vals.append(lr.value if lr.value is not None else lr.conservative)
-                lows.append(lr.conservative)
-                highs.append(lr.high)
+                vals.append(head.value if head.value is not None else head.conservative)
+                lows.append(head.conservative)
+                highs.append(head.high)
         out.append(YearSeries(c, years, vals, lows, highs))
     return out
+
+
+def lr_section(
+    located: LocatedGroundTruth, codes: Sequence[str], first: int, last: int, policy: Any, draw: bool
+) -> Section:
+    """The likelihood-ratio section under the policy's alternative hypothesis, Hp and Hd in words."""
+    from ..assessment import policy_likelihood_ratio
+
+    rows: list[tuple[Cell, ...]] = []
+    hd_texts: list[str] = []
+    for c in codes:
+        lr, note = policy_likelihood_ratio(located, policy, c, c, first, last)
+        head = None if lr is None else lr.headline
+        if lr is None or head is None:
+            rows.append((c, None, None, None, None, None, note or "not computed"))
+            continue
+        if lr.hd not in hd_texts:
+            hd_texts.append(lr.hd)
+        against = lr.weakest_against or ("weighted mixture" if lr.mode == "weighted" else "pooled")
+        rows.append((c, against, head.value, head.low, head.high, head.conservative, head.verbal))
+    figs: list[Figure] = []
+    if draw:
+        lf = lr_figure(lr_series(located, codes, first, last, policy))
+        if lf is not None:
+            figs.append(lf)
+    modes = {
+        "each": "against each alternative country with enough ground truth in the window taken separately; "
+        "the table shows the weakest of them and names it",
+        "weighted": "against the named alternatives mixed with the stated weights",
+        "pooled": "against every other country weighted by its ground truth, i.e. by where RIPE Atlas "
+        "happens to deploy probes (shown on request; not a defensible alternative on its own)",
+    }
+    paragraphs = [
+        "E: the database places the address in C. Hp: the device was in C. Hd: the device was in "
+        f"another country, {modes[policy.lr_hd]}. LR = P(E | Hp) / P(E | Hd) from the window's "
+        "confusion matrix; the conservative LR is the end of its interval closest to 1.",
+        *(f"Hd as computed: {t}." for t in hd_texts[:3]),
+    ]
+    return Section(
+        "Likelihood ratio",
+        paragraphs=tuple(paragraphs),
+        tables=(
+            Table(
+                f"Likelihood ratio of the observation 'the database says C', {first}-{last}",
+                ("Country (Hp)", "Against (Hd)", "LR", "Low", "High", "Conservative", "Verbal (ENFSI)"),
+                rows,
+                note="A dash in LR or High means unbounded: no ground-truth address of the alternative "
+                "was placed in C, so the point estimate divides by zero. The verbal equivalent words "
+                "the conservative LR.",
+            ),
+        ),
+        figures=figs,
+    )
 
 
 def naive_comparison(
@@ -218,10 +289,15 @@ def evidence_report(
     notes: Sequence[str] = (),
     title: str | None = None,
     figures: bool = True,
+    policy: Any | None = None,
 ) -> Report:
-    """A whole report on the evidential value of a database's country answers at ``evidence_date``."""
+    """A whole report on the evidential value of a database's country answers at ``evidence_date``.
+
+    ``policy`` (a :class:`~ipevidence.policy.Policy`, default the ``default`` preset) decides the
+    likelihood ratio: whether it is reported and against which alternative hypothesis."""
     from ..accuracy import address_table, database_accuracy_table, naive_methods_table
 
+    pol = _report_policy(policy)
     first, last = located.window(evidence_date.year, window_years)
     codes = [normalize_country(c) for c in countries] if countries else top_countries(located, first, last)
     all_notes = list(notes)
@@ -236,7 +312,8 @@ def evidence_report(
         f"Evidence date {evidence_date.isoformat()}; window {first}-{last} ({last - first + 1} years "
         f"ending with the evidence's year); database {db_text}; ground truth of "
         f"{len(located.ground_truth):,} IPv{located.ground_truth.family} addresses; "
-        f"threshold {threshold:.0%}; {located.level:.0%} {located.method} intervals; "
+        f"threshold {threshold:.0%}; {located.level:.0%} {located.method} intervals"
+        f"{' clustered by probe' if getattr(located, 'clustering', 'none') == 'probe' else ''}; "
         f"not-located addresses {not_located}d."
     )
     sections.append(
@@ -324,39 +401,8 @@ def evidence_report(
             )
         )
 
-        lr_rows: list[tuple[Cell, ...]] = []
-        for c in codes:
-            lr = located.likelihood_ratio(c, c, first, last)
-            if lr is None:
-                lr_rows.append((c, None, None, None, None, "no data"))
-            else:
-                lr_rows.append((c, lr.value, lr.low, lr.high, lr.conservative, lr.verbal))
-        lfigs: list[Figure] = []
-        if draw:
-            lf = lr_figure(lr_series(located, codes, first, last))
-            if lf is not None:
-                lfigs.append(lf)
-        sections.append(
-            Section(
-                "Likelihood ratio",
-                paragraphs=(
-                    "LR = P(database says C | device in C) / P(database says C | device elsewhere), from the "
-                    "window's confusion matrix, the alternatives weighted by their ground truth. The "
-                    "conservative LR divides the numerator's lower bound by the denominator's upper bound.",
-                ),
-                tables=(
-                    Table(
-                        f"Likelihood ratio of the observation 'the database says C', {first}-{last}",
-                        ("Country", "LR", "Low", "High", "Conservative", "Verbal (ENFSI)"),
-                        lr_rows,
-                        note="A dash in LR or High means unbounded: no ground-truth address of another "
-                        "country was placed in C, so the point estimate divides by zero. The verbal "
-                        "equivalent words the conservative LR.",
-                    ),
-                ),
-                figures=lfigs,
-            )
-        )
+        if pol.report_lr:
+            sections.append(lr_section(located, codes, first, last, pol, draw))
 
         cfigs: list[Figure] = []
         if draw:
@@ -459,4 +505,5 @@ def assessor_report(
         notes=notes,
         title=title,
         figures=figures,
+        policy=policy,
     )

@@ -34,6 +34,7 @@ from .findings import (
 )
 from .model import LogEntry, LogTable
 from .readers import LogRead
+from .report import render_json, render_markdown
 
 __all__ = [
     "AddressSet",
@@ -300,13 +301,9 @@ class TamperReport:
         return out
 
     def to_json(self, *, timelines: bool = True, windows: bool = True) -> str:
-        from .report import render_json
-
         return render_json(self, timelines=timelines, windows=windows)
 
     def to_markdown(self, *, timelines: bool = True) -> str:
-        from .report import render_markdown
-
         return render_markdown(self, timelines=timelines)
 
     def __str__(self) -> str:
@@ -348,6 +345,8 @@ def _source_summary(read: LogRead) -> dict[str, Any]:
         "malformed": read.problem_count,
         "malformed_lines": [int(x) for x in read.problem_lines[:100]],
         "not_entries": dict(read.ignored),
+        "encoding": read.encoding,
+        "replaced_bytes": read.replaced_bytes,
     }
 
 

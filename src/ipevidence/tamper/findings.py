@@ -7,6 +7,7 @@ from typing import Any, ClassVar, Literal
 
 import attrs
 
+from .._safetext import plain
 from ..countries import country_name
 from ..errors import UnknownCountryError
 from .model import LogEntry
@@ -76,7 +77,7 @@ class LocatedEntry:
         if self.database_after:
             extra.append("database built after the entry")
         tail = f" [{'; '.join(extra)}]" if extra else ""
-        return f"{self.entry} -> {_name(self.country)}{tail}"
+        return plain(f"{self.entry} -> {_name(self.country)}{tail}")
 
 
 @attrs.frozen
@@ -127,7 +128,7 @@ class Finding:
         }
 
     def __str__(self) -> str:
-        return f"{self.id} {self.kind} ({self.account}): {self.explanation}"
+        return plain(f"{self.id} {self.kind} ({self.account}): {self.explanation}")
 
 
 @attrs.frozen
@@ -335,9 +336,9 @@ class AccountWindow:
     def __str__(self) -> str:
         where = ", ".join(self.countries) or "-"
         text = (
-            f"{self.account} {self.start.isoformat()} to {self.end.isoformat()}: {self.status} "
+            f"{plain(self.account)} {self.start.isoformat()} to {self.end.isoformat()}: {self.status} "
             f"({self.entries} entries, {self.located} located; {where})"
         )
         if self.reasons:
-            text += ": " + "; ".join(self.reasons)
+            text += ": " + plain("; ".join(self.reasons))
         return text

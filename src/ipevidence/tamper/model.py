@@ -31,6 +31,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from .._safetext import plain
 from ..addresses import IPV4_DTYPE, IPV6_DTYPE, format_ipv4, format_ipv6
 from ..errors import InvalidAddressError
 
@@ -121,7 +122,7 @@ class LogEntry:
             f" ({self.source}:{self.line})" if self.source else (f" (line {self.line})" if self.line else "")
         )
         what = " ".join(x for x in (self.service, self.event) if x)
-        return (
+        return plain(
             f"{self.timestamp.isoformat()} {self.account} from {self.address}"
             + (f" [{what}]" if what else "")
             + where

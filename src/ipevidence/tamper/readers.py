@@ -1,12 +1,12 @@
 """Streaming readers of the logs an investigator receives, into a :class:`~.model.LogTable`.
 
-Every reader reads its source line by line (a path or an open text stream), never the whole file
-at once (the one exception is an Entra ID export written as a single JSON array, which JSON itself
-forces to be decoded whole), and returns a :class:`LogRead`: the table, how many lines were read,
-every malformed line counted with its line number (the first ``max_problems`` also with the reason
-and the text), and the lines that are not entries by design (another program's syslog line, an
-anonymous web request, a failed sign-in) counted by reason. Nothing is dropped silently; a
-malformed line is fatal only with ``strict=True``, which raises
+Every reader reads its source line by line (a path or an open text stream), never the whole file at
+once (an Entra ID export written as one JSON array is read record by record), holding at most
+``max_line_chars`` characters of a line or record, and returns a :class:`LogRead`: the table, how
+many lines were read, every malformed line counted with its line number (the first ``max_problems``
+also with the reason and the text), and the lines that are not entries by design (another program's
+syslog line, an anonymous web request, a failed sign-in) counted by reason. Nothing is dropped
+silently; a malformed line is fatal only with ``strict=True``, which raises
 :class:`~ipevidence.errors.LogFormatError` naming the line.
 
 Readers: :func:`read_csv` and :func:`read_jsonl` (generic, with a :class:`ColumnMapping`) and the
@@ -16,12 +16,14 @@ presets :func:`read_moodle`, :func:`read_auth_log`, :func:`read_access_log` and
 
 from __future__ import annotations
 
+import codecs
 import csv
 import datetime as dt
 import functools
 import json
 import os
 import re
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -32,11 +34,13 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from .._safetext import plain
 from ..errors import InvalidAddressError, LogFormatError
 from ..jsonutil import canonical_json
 from .model import LogTable, LogTableBuilder
 
 __all__ = [
+    "MAX_LINE_CHARS",
     "MOODLE_COLUMNS",
     "MOODLE_TIME_FORMAT",
     "ColumnMapping",
@@ -69,6 +73,29 @@ MOODLE_COLUMNS: Final[tuple[str, ...]] = (
 MOODLE_TIME_FORMAT: Final = "%d/%m/%y, %H:%M"
 
 _MAX_TEXT: Final = 200
+
+#: default cap on one line (or one JSON-lines record) in characters, after decoding, line end
+#: excluded. A longer line is read no further: it is one malformed line, counted with its number,
+#: and the reader holds at most this many characters of it in memory (``max_line_chars=`` changes it).
+MAX_LINE_CHARS: Final = 1 << 20
+#: stands for an over-long line in the stream of lines (a noncharacter: no log line is made of it)
+_OVERLONG: Final = "\ufffeipevidence-overlong-line\ufffe"
+_SKIP_CHUNK: Final = 1 << 16
+_ERRORS: Final = "ipevidence-count-replace"
+_decoding = threading.local()
+
+
+def _count_replace(exc: UnicodeError) -> tuple[str, int]:
+    """Codec error handler: replace undecodable bytes by U+FFFD, counting them for the reader."""
+    if not isinstance(exc, UnicodeDecodeError):
+        raise exc
+    counter: list[int] | None = getattr(_decoding, "counter", None)
+    if counter is not None:
+        counter[0] += exc.end - exc.start
+    return "\ufffd", exc.end
+
+
+codecs.register_error(_ERRORS, _count_replace)
 
 
 @attrs.frozen
@@ -104,6 +131,10 @@ class LogRead:
     problems: tuple[LogProblem, ...]
     problem_reasons: Mapping[str, int]
     ignored: Mapping[str, int]
+    #: bytes that were not valid in ``encoding`` and became U+FFFD (0 for a text stream given by the
+    #: caller, which arrives decoded); see the ``encoding=`` argument of every reader
+    replaced_bytes: int = 0
+    encoding: str = ""
 
     @property
     def entries(self) -> int:
@@ -120,6 +151,8 @@ class LogRead:
             "problems": [p.to_dict() for p in self.problems],
             "problem_reasons": dict(self.problem_reasons),
             "ignored": dict(self.ignored),
+            "encoding": self.encoding,
+            "replaced_bytes": self.replaced_bytes,
         }
 
     def to_json(self) -> str:
@@ -128,9 +161,11 @@ class LogRead:
     def __str__(self) -> str:
         ign = sum(self.ignored.values())
         text = (
-            f"{self.source} ({self.format}): {self.lines} lines, {self.entries} entries, "
+            f"{plain(self.source)} ({self.format}): {self.lines} lines, {self.entries} entries, "
             f"{self.problem_count} malformed, {ign} not entries"
         )
+        if self.replaced_bytes:
+            text += f", {self.replaced_bytes} bytes not valid {self.encoding} replaced by U+FFFD"
         if self.problem_count:
             shown = ", ".join(str(int(x)) for x in self.problem_lines[:10])
             more = " ..." if self.problem_count > 10 else ""
@@ -225,18 +260,79 @@ def _format_resolution(time_format: str | None) -> int:
 # --------------------------------------------------------------------------------------- plumbing
 @contextmanager
 def _open(source: LogSource, encoding: str) -> Iterator[tuple[IO[str], str]]:
-    if isinstance(source, str | os.PathLike):
-        name = os.path.basename(os.fspath(source))
-        with open(source, encoding=encoding, errors="replace", newline="") as f:
-            yield f, name
-    else:
-        yield source, str(getattr(source, "name", "<stream>"))
+    """The text stream of a source and its name; while it is open, bytes that are not valid in
+    ``encoding`` become U+FFFD and are counted (:func:`_replaced_bytes`)."""
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise LogFormatError(
+            f"unknown encoding {encoding!r}: use a Python codec name such as 'cp1252'"
+        ) from None
+    previous = getattr(_decoding, "counter", None)
+    _decoding.counter = [0]
+    try:
+        if isinstance(source, str | os.PathLike):
+            # a file name with bytes that are not UTF-8 comes back with lone surrogates: not printable
+            name = _unicode(os.path.basename(os.fspath(source)))
+            with open(source, encoding=encoding, errors=_ERRORS, newline="") as f:
+                yield f, name
+        else:
+            yield source, str(getattr(source, "name", "<stream>"))
+    finally:
+        _decoding.counter = previous
+
+
+def _capped(f: IO[str], limit: int) -> Iterator[str]:
+    """The lines of ``f`` (with their line ends); a line longer than ``limit`` characters is read no
+    further than ``limit + 1`` characters, skipped to its end in small pieces, and given as
+    ``_OVERLONG``: memory holds at most ``limit`` characters of any line."""
+    if limit < 1:
+        raise ValueError(f"max_line_chars must be at least 1, not {limit!r}")
+    while True:
+        line = f.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(("\n", "\r")):
+            while True:
+                rest = f.readline(_SKIP_CHUNK)
+                if not rest or rest.endswith(("\n", "\r")):
+                    break
+            yield _OVERLONG
+            continue
+        yield line
+
+
+def _overlong(limit: int) -> str:
+    return f"line longer than {limit:,} characters (not read; see max_line_chars)"
+
+
+_SURROGATE: Final = re.compile("[\ud800-\udfff]")
+
+
+def _is_unicode(text: str) -> bool:
+    """Can ``text`` be written as UTF-8 (no lone surrogate from a JSON ``\\udXXX`` escape)?"""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _unicode(text: str) -> str:
+    """``text`` with every lone surrogate replaced by U+FFFD (a field the method does not use)."""
+    return _SURROGATE.sub("\ufffd", text)
 
 
 class _Collector:
-    def __init__(self, fmt: str, source: str, strict: bool, max_problems: int) -> None:
+    def __init__(
+        self, fmt: str, source: str, strict: bool, max_problems: int, encoding: str = "", limit: int = 0
+    ) -> None:
         self.fmt = fmt
         self.source = source
+        self.encoding = encoding
+        self.limit = limit or MAX_LINE_CHARS
+        # the replaced-byte counter of the source being read (made by _open, which opens it first)
+        self.counter: list[int] = getattr(_decoding, "counter", None) or [0]
         self.strict = strict
         self.max_problems = max_problems
         self.builder = LogTableBuilder()
@@ -268,6 +364,15 @@ class _Collector:
         if not address.strip():
             self.problem(line, "empty address", text)
             return
+        if not _is_unicode(account):
+            # a JSON escape of half a surrogate pair ("\ud83d"): no account has that name, and
+            # replacing it could merge two accounts; the line is malformed, the file goes on
+            self.problem(line, "account is not valid Unicode (a lone surrogate escape)", text)
+            return
+        if not _is_unicode(service):
+            service = _unicode(service)
+        if not _is_unicode(event):
+            event = _unicode(event)
         off = when.utcoffset()
         try:
             self.builder.add(
@@ -284,6 +389,11 @@ class _Collector:
             self.problem(line, f"invalid IP address {address.strip()[:60]!r}", text)
 
     def result(self, resolution: int = 1) -> LogRead:
+        replaced = self.counter[0]
+        if replaced and self.strict:
+            raise LogFormatError(
+                f"{self.source}: {replaced} bytes are not valid {self.encoding}: give the file's encoding"
+            )
         return LogRead(
             table=self.builder.build(resolution=resolution),
             format=self.fmt,
@@ -294,13 +404,18 @@ class _Collector:
             problems=tuple(self.problems),
             problem_reasons=dict(sorted(self.reasons.items())),
             ignored=dict(sorted(self.ignored.items())),
+            replaced_bytes=replaced,
+            encoding=self.encoding,
         )
 
 
 def _text_lines(col: _Collector, f: IO[str]) -> Iterator[tuple[int, str]]:
     """(line number, text without its line end) per non-blank line; counts lines and blank lines."""
-    for n, raw in enumerate(f, start=1):
+    for n, raw in enumerate(_capped(f, col.limit), start=1):
         col.lines = n
+        if raw is _OVERLONG:
+            col.problem(n, _overlong(col.limit), "")
+            continue
         text = raw.rstrip("\r\n")
         if not text.strip():
             col.ignore("blank line")
@@ -313,11 +428,15 @@ def _json_lines(col: _Collector, f: IO[str], first: int = 0) -> Iterator[tuple[i
 
     Counts lines and blank lines; a line that is not JSON is a problem.
     """
-    for m, raw, record in _json_records(f):
+    for m, raw, record in _json_records(f, col.limit):
         n = first + m
         col.lines = n
         if record is None:
             col.ignore("blank line")
+        elif raw is _OVERLONG:
+            col.problem(n, _overlong(col.limit), "")
+        elif isinstance(record, RecursionError):
+            col.problem(n, "JSON nested too deeply", raw)
         elif isinstance(record, Exception):
             col.problem(n, "not valid JSON", raw)
         else:
@@ -345,25 +464,30 @@ def read_csv(
     strict: bool = False,
     max_problems: int = 1000,
     resolution: int | None = None,
+    max_line_chars: int = MAX_LINE_CHARS,
     _format: str = "csv",
     _skip: Callable[[dict[str, int], list[str]], str | None] | None = None,
 ) -> LogRead:
     """Read a CSV log with a header row; ``mapping`` names the header's columns.
 
-    A row with the wrong number of fields, an unreadable time, an empty account or address, or an
-    address that is not an IP address is a malformed line. ``resolution`` (seconds) defaults to
-    what ``time_format`` can express (60 for a format without seconds).
+    A row with the wrong number of fields, an unreadable time, an empty account or address, an
+    address that is not an IP address, or a line longer than ``max_line_chars`` is a malformed
+    line. ``resolution`` (seconds) defaults to what ``time_format`` can express (60 for a format
+    without seconds). Bytes not valid in ``encoding`` become U+FFFD and are counted
+    (``LogRead.replaced_bytes``; fatal with ``strict``).
     """
     zone_parse = make_time_parser(time_format, tz)
     with _open(source, encoding) as (f, name):
-        col = _Collector(_format, name, strict, max_problems)
-        reader = csv.reader(f, delimiter=delimiter)
+        col = _Collector(_format, name, strict, max_problems, encoding, max_line_chars)
+        reader = csv.reader(_capped(f, max_line_chars), delimiter=delimiter)
         try:
             header = next(reader)
         except StopIteration:
             return col.result()
         except csv.Error as exc:
             raise LogFormatError(f"{name}: unreadable CSV header: {exc}") from None
+        if header == [_OVERLONG]:
+            raise LogFormatError(f"{name}: the CSV header is longer than {max_line_chars:,} characters")
         col.lines = reader.line_num
         index = {h.strip().lstrip("\ufeff").strip(): i for i, h in enumerate(header)}
         wanted = {
@@ -398,6 +522,9 @@ def read_csv(
             line = prev + 1
             prev = reader.line_num
             col.lines = reader.line_num
+            if row == [_OVERLONG]:
+                col.problem(line, _overlong(max_line_chars), "")
+                continue
             if not row or (len(row) == 1 and not row[0].strip()):
                 col.ignore("blank line")
                 continue
@@ -435,6 +562,7 @@ def read_moodle(
     encoding: str = "utf-8-sig",
     strict: bool = False,
     max_problems: int = 1000,
+    max_line_chars: int = MAX_LINE_CHARS,
 ) -> LogRead:
     """Read a Moodle log export (Site administration > Reports > Logs > Download, CSV).
 
@@ -462,6 +590,7 @@ def read_moodle(
         encoding=encoding,
         strict=strict,
         max_problems=max_problems,
+        max_line_chars=max_line_chars,
         _format="moodle",
         _skip=skip,
     )
@@ -477,15 +606,18 @@ def _dig(record: Any, path: str) -> Any:
     return value
 
 
-def _json_records(f: IO[str]) -> Iterator[tuple[int, str, Any]]:
-    """(line, raw text, decoded record or an Exception) per JSON line."""
-    for n, raw in enumerate(f, start=1):
+def _json_records(f: IO[str], limit: int) -> Iterator[tuple[int, str, Any]]:
+    """(line, raw text, decoded record or an Exception) per JSON line (``_OVERLONG`` lines too)."""
+    for n, raw in enumerate(_capped(f, limit), start=1):
+        if raw is _OVERLONG:
+            yield n, raw, ValueError("over-long line")
+            continue
         if not raw.strip():
             yield n, raw, None
             continue
         try:
             yield n, raw, json.loads(raw)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested deeper than Python goes
             yield n, raw, exc
 
 
@@ -540,17 +672,113 @@ def read_jsonl(
     strict: bool = False,
     max_problems: int = 1000,
     resolution: int | None = None,
+    max_line_chars: int = MAX_LINE_CHARS,
 ) -> LogRead:
     """Read JSON lines (one object per line); ``mapping`` names keys, dotted for nested objects.
 
-    A time may be a string (``time_format``) or a number (then give ``time_format="epoch"``).
+    A time may be a string (``time_format``) or a number (then give ``time_format="epoch"``). A line
+    that is not JSON, is nested deeper than Python's JSON decoder goes, or is longer than
+    ``max_line_chars`` is one malformed line.
     """
     parse = make_time_parser(time_format, tz)
     with _open(source, encoding) as (f, name):
-        col = _Collector("jsonl", name, strict, max_problems)
+        col = _Collector("jsonl", name, strict, max_problems, encoding, max_line_chars)
         for n, raw, record in _json_lines(col, f):
             _from_record(col, record, n, raw, mapping, parse, service)
     return col.result(resolution if resolution is not None else _format_resolution(time_format))
+
+
+_JSON_WS: Final = re.compile(r"[ \t\n\r]*")
+#: a JSON string or a bracket: what the depth scan of a value too deep to decode looks at
+_JSON_TOKEN: Final = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]|"')  # a lone quote: a string cut off
+_DECODER: Final = json.JSONDecoder()
+
+
+class _RecordTooLong(Exception):
+    pass
+
+
+class _JsonStream:
+    """One JSON document read value by value from a text stream: the buffer holds the unread part
+    of the current value only, at most ``limit`` characters (a longer value raises _RecordTooLong)."""
+
+    def __init__(self, f: IO[str], head: str, limit: int) -> None:
+        self.f = f
+        self.buf = head
+        self.pos = 0
+        self.eof = False
+        self.limit = limit
+
+    def _more(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.f.read(_SKIP_CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.buf = self.buf[self.pos :] + chunk
+        self.pos = 0
+        return True
+
+    def peek(self) -> str:
+        """The next character that is not white space ("" at the end)."""
+        while True:
+            m = _JSON_WS.match(self.buf, self.pos)
+            self.pos = m.end() if m else self.pos
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._more():
+                return ""
+
+    def take(self, ch: str) -> None:
+        if self.peek() != ch:
+            raise ValueError(f"expected {ch!r}, found {self.peek()[:1]!r}")
+        self.pos += 1
+
+    def _check_length(self) -> None:
+        if len(self.buf) - self.pos > self.limit:
+            raise _RecordTooLong
+
+    def value(self) -> tuple[str, Any]:
+        """(raw text, decoded value) of the next value; the value is a RecursionError when it is
+        nested deeper than the decoder goes (the value is skipped by a bracket count)."""
+        self.peek()
+        while True:
+            try:
+                obj, end = _DECODER.raw_decode(self.buf, self.pos)
+            except RecursionError as exc:
+                return self._skip(), exc
+            except ValueError:
+                self._check_length()
+                if self._more():
+                    continue
+                raise
+            if end == len(self.buf) and self.buf[self.pos] not in '{["' and self._more():
+                continue  # a number or literal that may go on in the next piece
+            raw = self.buf[self.pos : end]
+            self.pos = end
+            if len(raw) > self.limit:  # decoded whole because it came in one piece: still too long
+                return raw[:_MAX_TEXT], _RecordTooLong()
+            return raw, obj
+
+    def _skip(self) -> str:
+        while True:
+            depth = 0
+            for m in _JSON_TOKEN.finditer(self.buf, self.pos):
+                tok = m.group()
+                if tok == '"':  # a string that goes on in the next piece: read more, count again
+                    break
+                if tok in "[{":
+                    depth += 1
+                elif tok in "]}":
+                    depth -= 1
+                    if depth == 0:
+                        raw = self.buf[self.pos : m.end()]
+                        self.pos = m.end()
+                        return raw
+            self._check_length()
+            if not self._more():
+                raise ValueError("the document ends inside a value")
 
 
 def read_entra_signins(
@@ -560,6 +788,7 @@ def read_entra_signins(
     encoding: str = "utf-8-sig",
     strict: bool = False,
     max_problems: int = 1000,
+    max_line_chars: int = MAX_LINE_CHARS,
 ) -> LogRead:
     """Read Microsoft Entra ID (Azure AD) sign-in logs exported as JSON.
 
@@ -569,6 +798,12 @@ def read_entra_signins(
     ``sign-in failure <errorCode>`` from ``status.errorCode``. By default failed sign-ins are
     counted as not entries (``successful_only``): a failed attempt does not show where the account
     holder was. For an array, record numbers (1-based) stand in for line numbers.
+
+    Both shapes stream: JSON lines line by line, an array or Graph response record by record
+    (never the whole document in memory). A line or record longer than ``max_line_chars``
+    characters, or nested deeper than Python's JSON decoder goes, is one malformed line or record
+    (a record over the cap that does not arrive in one 64 KiB piece cannot be skipped safely:
+    LogFormatError naming it).
     """
     mapping = ColumnMapping(
         time="createdDateTime", account="userPrincipalName", address="ipAddress", service="appDisplayName"
@@ -586,39 +821,105 @@ def read_entra_signins(
             record["__event"] = "sign-in success" if ok else f"sign-in failure {code}"
         _from_record(col, record, n, raw, attrs.evolve(mapping, event="__event"), parse, "entra")
 
-    def records_of(col: _Collector, whole: Any) -> None:
-        records = whole.get("value") if isinstance(whole, dict) else whole
-        if not isinstance(records, list):
-            raise LogFormatError(f"{col.source}: expected a JSON array of sign-ins or {{'value': [...]}}")
-        for n, record in enumerate(records, start=1):
+    def records(col: _Collector, doc: _JsonStream) -> None:
+        doc.take("[")
+        if doc.peek() == "]":
+            doc.take("]")
+            return
+        n = 0
+        while True:
+            n += 1
             col.lines = n
-            one(col, record, n, json.dumps(record, ensure_ascii=False))
+            try:
+                raw, record = doc.value()
+            except _RecordTooLong:
+                raise LogFormatError(
+                    f"{col.source}: record {n} is longer than {max_line_chars:,} characters (max_line_chars)"
+                ) from None
+            if isinstance(record, RecursionError):
+                col.problem(n, "JSON nested too deeply", raw[:_MAX_TEXT])
+            elif isinstance(record, _RecordTooLong):
+                col.problem(n, _overlong(max_line_chars).replace("line", "record", 1), "")
+            else:
+                one(col, record, n, raw)
+            if doc.peek() == ",":
+                doc.take(",")
+                continue
+            doc.take("]")
+            return
+
+    def whole_document(col: _Collector, f: IO[str], head: str, *, rewind: int | None = None) -> LogRead:
+        if rewind is not None:  # read again from the start: count replaced bytes once
+            f.seek(rewind)
+            col.counter[0] = 0
+        col.ignored.clear()
+        doc = _JsonStream(f, head, max_line_chars)
+        try:
+            if doc.peek() == "[":
+                records(col, doc)
+            elif doc.peek() == "{":
+                doc.take("{")
+                found = False
+                while doc.peek() != "}":
+                    _, key = doc.value()
+                    if not isinstance(key, str):
+                        raise ValueError("an object key is not a string")
+                    doc.take(":")
+                    if key == "value" and doc.peek() == "[":
+                        records(col, doc)
+                        found = True
+                    else:
+                        doc.value()
+                    if doc.peek() == ",":
+                        doc.take(",")
+                doc.take("}")
+                if not found:
+                    raise ValueError("no 'value' array of sign-ins")
+            else:
+                raise ValueError("not a JSON array or object")
+            if doc.peek() != "":
+                raise ValueError("data after the end of the document")
+        except LogFormatError:
+            raise
+        except _RecordTooLong:
+            raise LogFormatError(
+                f"{col.source}: a value longer than {max_line_chars:,} characters (max_line_chars)"
+            ) from None
+        except ValueError as exc:
+            raise LogFormatError(
+                f"{col.source}: not a readable JSON export of sign-ins (expected a JSON array of "
+                f"sign-ins or {{'value': [...]}}): {str(exc)[:200]}"
+            ) from None
+        return col.result()
 
     with _open(source, encoding) as (f, name):
-        col = _Collector("entra", name, strict, max_problems)
+        col = _Collector("entra", name, strict, max_problems, encoding, max_line_chars)
+        seekable = f.seekable()
+        start = f.tell() if seekable else 0
+        lines = _capped(f, max_line_chars)
         n = 0
         first = ""
-        while not first.strip():
-            first = f.readline()
+        for first in lines:
             n += 1
-            if not first:
-                return col.result()
-            if not first.strip():
-                col.ignore("blank line")
+            if first is _OVERLONG or first.strip():
+                break
+            col.ignore("blank line")
+        if not first.strip():
+            return col.result()
+        if first is _OVERLONG:
+            # one long line: a portal download is often a single-line array
+            if not seekable:
+                raise LogFormatError(f"{name}: line {n} is longer than {max_line_chars:,} characters")
+            return whole_document(col, f, "", rewind=start)
         try:
             head: Any = json.loads(first)
-        except ValueError:
+        except (ValueError, RecursionError):
             head = None
         if not isinstance(head, dict) or "value" in head:
             # a JSON array (portal download) or one object spanning lines (Graph response)
-            text = first + f.read()
-            try:
-                whole = json.loads(text)
-            except ValueError as exc:
-                raise LogFormatError(f"{name}: not a readable JSON export of sign-ins: {exc}") from None
-            col.ignored.clear()
-            records_of(col, whole)
-            return col.result()
+            if seekable:
+                return whole_document(col, f, "", rewind=start)
+            return whole_document(col, f, first)
         col.lines = n
         one(col, head, n, first)
         for line, raw, record in _json_lines(col, f, first=n):
@@ -652,6 +953,7 @@ def read_auth_log(
     encoding: str = "utf-8",
     strict: bool = False,
     max_problems: int = 1000,
+    max_line_chars: int = MAX_LINE_CHARS,
 ) -> LogRead:
     """Read OpenSSH logins from a syslog ``auth.log`` (or ``secure``).
 
@@ -665,7 +967,7 @@ def read_auth_log(
     """
     zone = _zone(tz)
     with _open(source, encoding) as (f, name):
-        col = _Collector("auth.log", name, strict, max_problems)
+        col = _Collector("auth.log", name, strict, max_problems, encoding, max_line_chars)
         cur_year = year
         last_month = 0
         for n, text in _text_lines(col, f):
@@ -743,6 +1045,7 @@ def read_access_log(
     encoding: str = "utf-8",
     strict: bool = False,
     max_problems: int = 1000,
+    max_line_chars: int = MAX_LINE_CHARS,
 ) -> LogRead:
     """Read an Apache or Nginx access log in the combined (or common) log format.
 
@@ -751,7 +1054,7 @@ def read_access_log(
     belongs to no account. The event is the request's method and path (query dropped) and status.
     """
     with _open(source, encoding) as (f, name):
-        col = _Collector("access.log", name, strict, max_problems)
+        col = _Collector("access.log", name, strict, max_problems, encoding, max_line_chars)
         for n, text in _text_lines(col, f):
             m = _COMBINED.match(text)
             if m is None:

@@ -1,19 +1,47 @@
-"""Rendering of a :class:`~.analysis.TamperReport` as deterministic JSON and as Markdown."""
+"""Rendering of a :class:`~.analysis.TamperReport` as deterministic JSON and as Markdown.
+
+This module knows the report only through the :class:`RenderableReport` protocol, so it imports
+nothing from :mod:`.analysis` (which imports it): no mutual import. Every text that came from a log
+(account, service and event names, source file names, explanations quoting them) goes through
+:func:`ipevidence._safetext.markdown` in Markdown: control characters, newlines and bidi overrides
+become visible escapes and Markdown/HTML markup is backslash-escaped. JSON keeps the exact values.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
 
+from .._safetext import markdown
 from .._version import __version__
 from ..jsonutil import canonical_json
 
-if TYPE_CHECKING:
-    from .analysis import TamperReport
-
-__all__ = ["render_json", "render_markdown"]
+__all__ = ["RenderableReport", "render_json", "render_markdown"]
 
 
-def render_json(report: TamperReport, *, timelines: bool = True, windows: bool = True) -> str:
+class RenderableReport(Protocol):
+    """What the renderers need of a :class:`~.analysis.TamperReport`."""
+
+    @property
+    def parameters(self) -> Any: ...
+    @property
+    def databases(self) -> Sequence[Any]: ...
+    @property
+    def sources(self) -> Sequence[Mapping[str, Any]]: ...
+    @property
+    def findings(self) -> Sequence[Any]: ...
+    @property
+    def void_windows(self) -> Sequence[Any]: ...
+    @property
+    def accounts(self) -> Sequence[str]: ...
+
+    def summary(self) -> dict[str, Any]: ...
+    def windows(self, account: str | None = None) -> Sequence[Any]: ...
+    def timeline(self, account: str) -> Sequence[Any]: ...
+    def to_dict(self, *, timelines: bool = True, windows: bool = True) -> dict[str, Any]: ...
+
+
+def render_json(report: RenderableReport, *, timelines: bool = True, windows: bool = True) -> str:
     """Canonical JSON (sorted keys; the same inputs give the same bytes), with the library version."""
     data = report.to_dict(timelines=timelines, windows=windows)
     data["library_version"] = __version__
@@ -21,10 +49,10 @@ def render_json(report: TamperReport, *, timelines: bool = True, windows: bool =
 
 
 def _cell(text: object) -> str:
-    return str(text).replace("|", "\\|").replace("\n", " ")
+    return markdown(text)
 
 
-def render_markdown(report: TamperReport, *, timelines: bool = True) -> str:
+def render_markdown(report: RenderableReport, *, timelines: bool = True) -> str:
     """A Markdown report: summary, parameters, databases, findings, void windows, per-account detail."""
     s = report.summary()
     p = report.parameters
@@ -57,7 +85,7 @@ def render_markdown(report: TamperReport, *, timelines: bool = True) -> str:
     per_db = s["entries_per_database"]
     for d in report.databases:
         out.append(
-            f"| {_cell(d.name)} | {d.kind} | {d.build_date.isoformat()} | `{d.sha256}` | "
+            f"| {_cell(d.name)} | {_cell(d.kind)} | {d.build_date.isoformat()} | `{d.sha256}` | "
             f"{per_db.get(d.name, 0)} |"
         )
     if s["entries_database_after"]:
@@ -71,34 +99,41 @@ def render_markdown(report: TamperReport, *, timelines: bool = True) -> str:
             "",
             "## Sources",
             "",
-            "| source | format | lines | entries | malformed | not entries |",
-            "|---|---|---|---|---|---|",
+            "| source | format | lines | entries | malformed | not entries | encoding | bytes replaced |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for src in report.sources:
             ign = sum(src["not_entries"].values())
             out.append(
                 f"| {_cell(src['source'])} | {src['format']} | {src['lines']} | {src['entries']} | "
-                f"{src['malformed']} | {ign} |"
+                f"{src['malformed']} | {ign} | {_cell(src.get('encoding') or '-')} | "
+                f"{src.get('replaced_bytes', 0)} |"
             )
         for src in report.sources:
             if src["malformed"]:
                 lines = ", ".join(str(x) for x in src["malformed_lines"])
                 more = " ..." if src["malformed"] > len(src["malformed_lines"]) else ""
-                out.append(f"\nMalformed lines in {src['source']}: {lines}{more}")
+                out.append(f"\nMalformed lines in {_cell(src['source'])}: {lines}{more}")
+            if src.get("replaced_bytes"):
+                out.append(
+                    f"\n{src['replaced_bytes']} bytes of {_cell(src['source'])} are not valid "
+                    f"{_cell(src.get('encoding'))} and were read as U+FFFD: an account name may be split "
+                    f"in two; give the file's encoding."
+                )
     out += ["", "## Findings", ""]
     if not report.findings:
         out += ["No finding: nothing in these entries makes their country location evidence void.", ""]
     for f in report.findings:
         out.append(f"### {f.id}: {f.kind.replace('_', ' ')} ({_cell(f.account)})")
         out.append("")
-        out.append(f.explanation)
+        out.append(_cell(f.explanation))
         out.append("")
         out.append("| time | service | event | address | country | network | line |")
         out.append("|---|---|---|---|---|---|---|")
         for e in f.entries:
             out.append(
                 f"| {e.entry.timestamp.isoformat()} | {_cell(e.entry.service)} | {_cell(e.entry.event)} | "
-                f"{e.entry.address} | {e.country or '-'} | {_cell(e.network or '')} | {e.entry.line} |"
+                f"{_cell(e.entry.address)} | {e.country or '-'} | {_cell(e.network or '')} | {e.entry.line} |"
             )
         out.append("")
     out += ["## Evidence windows", ""]
@@ -116,7 +151,7 @@ def render_markdown(report: TamperReport, *, timelines: bool = True) -> str:
         for w in void:
             out.append(
                 f"| {_cell(w.account)} | {w.start.isoformat()} | {w.entries} | "
-                f"{', '.join(w.countries) or '-'} | {_cell('; '.join(w.reasons))} |"
+                f"{_cell(', '.join(w.countries) or '-')} | {_cell('; '.join(w.reasons))} |"
             )
     if timelines:
         out += ["", "## Accounts", ""]
@@ -132,7 +167,7 @@ def render_markdown(report: TamperReport, *, timelines: bool = True) -> str:
                 db = (e.database or "-") + (" (built after)" if e.database_after else "")
                 out.append(
                     f"| {e.entry.timestamp.isoformat()} | {_cell(e.entry.service)} | "
-                    f"{_cell(e.entry.event)} | {e.entry.address} | {e.country or '-'} | {_cell(db)} | "
+                    f"{_cell(e.entry.event)} | {_cell(e.entry.address)} | {e.country or '-'} | {_cell(db)} | "
                     f"{e.entry.line} |"
                 )
             out.append("")
