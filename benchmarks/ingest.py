@@ -10,8 +10,12 @@ defect rates), measured in the same run:
     with its default threads (2 on a 2-core machine: the file's bzip2 blocks are decompressed in
     parallel, see ipevidence.archive.bz2par); parse_day(threads=1), as multi-day pool workers run
     it, and the block-parallel decompression alone are shown too;
-(b) a straightforward baseline the way the reference notebook works (json.loads, one dict per
-    record, ipaddress per row, lists turned into arrays); target at least 3x faster;
+(b) the COMPETENT baseline: what a user who knows msgspec writes in ~45 lines (``competent``
+    below: single-threaded bz2, a msgspec Struct decoder with loose field types so that a wrong
+    type in one record does not lose the day, socket.inet_pton per address, lists turned into
+    the same columns). This is the honest comparison (issue 16). The older straightforward
+    baseline (json.loads, one dict per record, ipaddress per row), which the "3x" target was
+    set against, is kept as a second line;
 (c) a cached re-read through the parsed-day cache (read + SHA-256 + .npz load); target at least
     50x faster than the first parse;
 (d) peak memory (max RSS) of a fresh worker process parsing the day with threads=1 (as the
@@ -33,6 +37,7 @@ import json
 import math
 import multiprocessing
 import os
+import socket
 import statistics
 import sys
 import tempfile
@@ -41,6 +46,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import numpy as np
 
 from ipevidence.archive import ParsedDayCache, bz2par, parse_day, parse_file
@@ -127,6 +133,80 @@ def baseline_decoded(text: bytes) -> dict[str, np.ndarray[Any, Any]]:
     }
 
 
+class CompetentRec(msgspec.Struct, gc=False):
+    id: Any = None
+    status: Any = None
+    status_name: Any = None
+    country_code: Any = None
+    latitude: Any = None
+    longitude: Any = None
+    geometry: Any = None
+    address_v4: Any = None
+    asn_v4: Any = None
+    address_v6: Any = None
+    asn_v6: Any = None
+
+
+class CompetentTop(msgspec.Struct, gc=False):
+    objects: list[CompetentRec]
+
+
+_COMPETENT = msgspec.json.Decoder(CompetentTop | list[CompetentRec])
+_ZERO16 = bytes(16)
+
+
+def _packed(family: int, value: Any) -> bytes | None:
+    try:
+        return socket.inet_pton(family, value)
+    except (OSError, TypeError, ValueError):
+        return None
+
+
+def competent(path: Path) -> dict[str, np.ndarray[Any, Any]]:
+    """What a competent user writes: bz2 (one thread) + a msgspec Struct decoder + inet_pton."""
+    return competent_decoded(bz2.decompress(path.read_bytes()))
+
+
+def competent_decoded(text: bytes) -> dict[str, np.ndarray[Any, Any]]:
+    top = _COMPETENT.decode(text)
+    recs = [r for r in (top.objects if isinstance(top, CompetentTop) else top) if type(r.id) is int]
+
+    def num(v: Any) -> float:
+        return float(v) if type(v) is float or type(v) is int else math.nan
+
+    def status(r: CompetentRec) -> int:
+        name = r.status_name if isinstance(r.status_name, str) else None
+        if name is None and isinstance(r.status, dict):
+            name = r.status.get("name")
+        return _STATUS.get(name, 0) if isinstance(name, str) else 0
+
+    def lat_lon(r: CompetentRec) -> tuple[float, float]:
+        g = r.geometry
+        if r.latitude is None and r.longitude is None and isinstance(g, dict):
+            co = g.get("coordinates")
+            if isinstance(co, list) and len(co) == 2:
+                return num(co[1]), num(co[0])
+        return num(r.latitude), num(r.longitude)
+
+    v4 = [_packed(socket.AF_INET, r.address_v4) for r in recs]
+    v6 = [_packed(socket.AF_INET6, r.address_v6) for r in recs]
+    coords = np.array([lat_lon(r) for r in recs], np.float64).reshape(-1, 2)
+    return {
+        "id": np.array([r.id for r in recs], np.int32),
+        "status": np.array([status(r) for r in recs], np.uint8),
+        "country": np.array(
+            [c.upper() if isinstance(c, str) else "" for c in (r.country_code for r in recs)], "S2"
+        ),
+        "lat": coords[:, 0],
+        "lon": coords[:, 1],
+        "v4": np.frombuffer(b"".join(a or bytes(4) for a in v4), ">u4").astype(np.uint32),
+        "v4_valid": np.array([a is not None for a in v4], bool),
+        "asn4": np.array([a if type(a) is int else 0 for a in (r.asn_v4 for r in recs)], np.int64),
+        "v6": np.array([a or _ZERO16 for a in v6], "S16"),
+        "asn6": np.array([a if type(a) is int else 0 for a in (r.asn_v6 for r in recs)], np.int64),
+    }
+
+
 def notebook_style(path: Path) -> Any:
     """The reference notebook's own per-day steps, written here from its description: bz2 + json,
     a pandas DataFrame of every record, the needed columns kept, then ``ipaddress`` with
@@ -202,6 +282,10 @@ def main(argv: list[str] | None = None) -> int:
         ref = baseline(path)
         assert np.array_equal(ref["v4"][snap.ipv4_valid], snap.ipv4[snap.ipv4_valid])
         assert np.array_equal(ref["id"], snap.probe_id)
+        comp = competent(path)
+        assert np.array_equal(comp["id"], snap.probe_id)
+        assert np.array_equal(comp["v4"][snap.ipv4_valid], snap.ipv4[snap.ipv4_valid])
+        assert np.array_equal(comp["status"], snap.status)
         assert bz2par.decompress(data, threads=2) == bz2.decompress(data)
 
         # interleaved, so that every repetition compares the three under the same machine load
@@ -210,9 +294,11 @@ def main(argv: list[str] | None = None) -> int:
             "par": [],
             "parse": [],
             "parse1": [],
+            "comp": [],
             "base": [],
             "nb": [],
             "dparse": [],
+            "dcomp": [],
             "dbase": [],
         }
         plain = bz2.decompress(data)
@@ -222,9 +308,11 @@ def main(argv: list[str] | None = None) -> int:
                 ("par", lambda: bz2par.decompress(path.read_bytes(), threads=threads)),
                 ("parse", lambda: parse_day(path)),
                 ("parse1", lambda: parse_day(path, threads=1)),
+                ("comp", lambda: competent(path)),
                 ("base", lambda: baseline(path)),
                 ("nb", lambda: notebook_style(path)),
                 ("dparse", lambda: parse_day(plain, DAY)),
+                ("dcomp", lambda: competent_decoded(plain)),
                 ("dbase", lambda: baseline_decoded(plain)),
             ):
                 t0 = time.perf_counter()
@@ -234,6 +322,9 @@ def main(argv: list[str] | None = None) -> int:
         r_floor = statistics.median(p / f for p, f in zip(runs["parse"], runs["floor"], strict=True))
         r_par = statistics.median(p / f for p, f in zip(runs["par"], runs["floor"], strict=True))
         r_floor1 = statistics.median(p / f for p, f in zip(runs["parse1"], runs["floor"], strict=True))
+        r_comp = statistics.median(b / p for b, p in zip(runs["comp"], runs["parse"], strict=True))
+        r_comp1 = statistics.median(b / p for b, p in zip(runs["comp"], runs["parse1"], strict=True))
+        r_dcomp = statistics.median(b / p for b, p in zip(runs["dcomp"], runs["dparse"], strict=True))
         r_base1 = statistics.median(b / p for b, p in zip(runs["base"], runs["parse1"], strict=True))
         r_base = statistics.median(b / p for b, p in zip(runs["base"], runs["parse"], strict=True))
         r_nb = statistics.median(b / p for b, p in zip(runs["nb"], runs["parse"], strict=True))
@@ -258,11 +349,14 @@ def main(argv: list[str] | None = None) -> int:
         ("(a) bz2par.decompress (read + blocks on threads)", med["par"], r_par, "(x floor)"),
         ("(a) parse_day (file)", med["parse"], r_floor, "<= 1.3x floor"),
         ("(a) parse_day (file, threads=1)", med["parse1"], r_floor1, "(x floor; pool workers)"),
-        ("(b) baseline: bz2 + json + dicts + ipaddress", med["base"], r_base, ">= 3x slower than parse"),
-        ("(b) baseline vs parse_day(threads=1)", med["base"], r_base1, "(x slower than threads=1)"),
+        ("(b) COMPETENT: bz2 + msgspec Struct + inet_pton", med["comp"], r_comp, "(x slower than parse)"),
+        ("(b) competent vs parse_day(threads=1)", med["comp"], r_comp1, "(x slower than threads=1)"),
+        ("(b2) old baseline: json + dicts + ipaddress", med["base"], r_base, "(x slower than parse)"),
+        ("(b2) old baseline vs parse_day(threads=1)", med["base"], r_base1, "(x slower than threads=1)"),
         ("(b') notebook style: json + DataFrame + is_global", med["nb"], r_nb, "(the notebook's steps)"),
         ("(b) after bz2: parse_day(JSON bytes)", med["dparse"], None, ""),
-        ("(b) after bz2: baseline(JSON bytes)", med["dbase"], r_dec, "(work after decompression)"),
+        ("(b) after bz2: competent(JSON bytes)", med["dcomp"], r_dcomp, "(work after decompression)"),
+        ("(b2) after bz2: old baseline(JSON bytes)", med["dbase"], r_dec, "(work after decompression)"),
         ("(c) first parse through the cache", t_first, None, ""),
         ("(c) cached re-read (read + sha256 + npz)", t_cached, t_first[0] / t_cached[0], ">= 50x faster"),
         ("(c) npz load only", t_npz, t_first[0] / t_npz[0], ""),

@@ -161,9 +161,7 @@ def test_likelihood_ratio_in_the_verdict_by_hand(case: ErrorModelCase) -> None:
 
 
 def test_lr_alternatives_from_the_policy(case: ErrorModelCase) -> None:
-    pol = Policy.preset(
-        "reference", report_lr=True, lr_hd="weighted", lr_alternatives={"IT": 1.0, "CH": 1.0}
-    )
+    pol = Policy.preset("reference", report_lr=True, lr_hd="weighted", lr_alternatives={"IT": 1.0, "CH": 1.0})
     v = EvidentialAssessor(case.ground_truth, case.backend, pol).assess(ip_of(case, "AT", "AT"), "2022-03-03")
     lr = v.likelihood_ratio
     assert lr is not None

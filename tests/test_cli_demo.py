@@ -29,14 +29,29 @@ def test_demo_prints_the_funnel_table_and_verdicts(demo: tuple[Path, str, str]) 
     _, stdout, stderr = demo
     assert "Filter funnel (IPv4)" in stdout
     assert "Evidential data of IP country location evidence dated to 2024 (2021-2024)" in stdout
-    cases = stdout.split("Assessed addresses:")[1].splitlines()
-    assert "Country location evidence: VALID." in cases[1]
+    cases = stdout.split("Assessed addresses (outcome, then the one-sentence reason):")[1].splitlines()
+    summary = json.loads((demo[0] / "demo.json").read_text(encoding="utf-8"))
+    # each printed verdict gives its outcome and its one-sentence reason (the verdict's first reason)
+    assert ", VALID. Every required criterion passed." in cases[1]
     assert cases[2].startswith("  - an address in IT (planted")
-    assert "Country location evidence: NOT VALID." in cases[2]
-    assert "Country location evidence: INSUFFICIENT DATA." in cases[3]
+    assert "placed in IT, NOT VALID. Hist min, lowest yearly accuracy" in cases[2]
+    assert "the policy requires >= 95.00 %" in cases[2]
+    assert ", INSUFFICIENT DATA. Ground-truth addresses of IS" in cases[3]
     assert "192.168.1.20 refused" in cases[4]
     assert "a cloud address" in cases[5]
-    assert "Country location evidence: NOT VALID." in cases[5]
+    assert "NOT VALID. Address in a cloud or hosting network is " in cases[5]
+    # the planted corrupt archive day is named with its reason, in the output and in demo.json
+    corrupt = [line for line in stdout.splitlines() if line.startswith("Archive days: ")]
+    assert len(corrupt) == 1
+    assert ", 1 corrupt: 20" in corrupt[0]
+    assert "(truncated bzip2 stream" in corrupt[0]
+    assert summary["archive_note"] == corrupt[0]
+    # Table 8 is followed by why each country that is not valid is not: IT fails on its accuracy
+    why = stdout.split("Why: the criteria behind each outcome that is not valid")[1].split("\n\n")[0]
+    it_rows = [line.split() for line in why.splitlines() if line.startswith("IT ")]
+    assert it_rows
+    assert it_rows[0][:5] == ["IT", "not", "valid", "Hist", "min,"]
+    assert all(row[-1] in ("FAIL", "measured") for row in it_rows)
     assert "geography_required" not in stdout
     assert "GENERATED archive" in stdout
     assert stdout.rstrip().endswith(DATABASE_ATTRIBUTION)
@@ -69,7 +84,9 @@ def test_demo_writes_a_self_contained_report(demo: tuple[Path, str, str]) -> Non
     archive = prov["ground_truth"]["archive"]
     assert len(archive["days_corrupt"]) == 1
     assert archive["days_used"] > 25
-    assert report["attribution"] == [DATABASE_ATTRIBUTION]
+    # the database's attribution, and the shipped IP-to-ASN data's (the network check used it)
+    assert report["attribution"][0] == DATABASE_ATTRIBUTION
+    assert any(line.startswith("IP-to-ASN data") for line in report["attribution"][1:])
     summary = json.loads((out_dir / "demo.json").read_text(encoding="utf-8"))
     assert [c["outcome"] for c in summary["cases"]][3] is None
     assert summary["cases"][3]["error"].startswith("'192.168.1.20'")
@@ -141,3 +158,21 @@ def test_demo_rejects_bad_sizes(tmp_path: Path) -> None:
     out = run("demo", "--probes", "0", "-o", str(tmp_path / "d"))
     assert out.returncode == ExitCode.USAGE
     assert "probes must be at least 1" in out.stderr
+
+
+def test_help_texts_say_what_the_commands_do(tmp_path: Path) -> None:
+    """``demo --help`` lists no option the demo refuses; ``table``/``report --help`` name their
+    default countries as docs/cli.md does; ``report`` has the case fields."""
+    demo = run("demo", "--help", cwd=tmp_path)
+    assert demo.returncode == 0
+    assert "--database" not in demo.stdout
+    assert "--ground-truth" not in demo.stdout
+    refused = run("demo", "--database-dir", str(tmp_path), "-o", str(tmp_path / "d"), cwd=tmp_path)
+    assert refused.returncode == ExitCode.USAGE
+    assert "the demo always uses the shipped database" in refused.stderr
+    table = " ".join(run("table", "--help", cwd=tmp_path).stdout.split())
+    assert "default: the ten countries with the most ground truth in the window" in table
+    report = " ".join(run("report", "--help", cwd=tmp_path).stdout.split())
+    assert "default: the five countries with the most ground truth in the window" in report
+    assert "--case-id TEXT" in report
+    assert "--examiner TEXT" in report

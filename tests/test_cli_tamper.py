@@ -117,3 +117,27 @@ def test_tamper_distance_territory_option_is_recorded(tmp_path: Path) -> None:
         )
         assert out.returncode == ExitCode.OK, out.stderr
         assert json.loads(out.stdout)["parameters"]["distance_territory"] == territory
+
+
+def test_a_catalogue_geolocates_each_entry_with_the_build_of_its_day(tmp_path: Path) -> None:
+    """With --database (twice) the log's entries are geolocated by the build nearest before each
+    entry's day (METHOD.md section 11), and the JSON names the build of every entry."""
+    from conftest import shared_file
+
+    old = shared_file("ip2location-history/IP2LOCATION-LITE-DB1-2016-08-28.BIN")
+    new = shared_file("ip2location/IP2LOCATION-LITE-DB1-2024-10-01.BIN")
+    path = tmp_path / "log.csv"
+    path.write_text(
+        "time,account,address,service\n2017-03-01T10:00:00+00:00,alice,93.192.0.1,mail\n"
+        "2025-03-01T12:00:00+00:00,alice,93.192.0.9,mail\n",
+        encoding="utf-8",
+    )
+    args = ("--database", str(old), "--database", str(new), "tamper", str(path), "--format", "csv")
+    out = run(*args, "--service", "mail", "--json", "-q")
+    assert out.returncode == ExitCode.OK, out.stderr
+    data = json.loads(out.stdout)
+    assert data["summary"]["entries_per_database"] == {old.name: 1, new.name: 1}
+    assert [d["name"] for d in data["databases"]] == [old.name, new.name]
+    bad = run(*args, "--database-rule", "nearest")
+    assert bad.returncode == ExitCode.USAGE
+    assert "nearest before" in bad.stderr

@@ -370,3 +370,33 @@ def test_lr_intervals_equal_per_probe_counts_done_by_hand() -> None:
         assert (got.successes, got.trials, got.clusters) == (ref.successes, ref.trials, ref.clusters)
         assert got.low == pytest.approx(ref.low, abs=1e-9)
         assert got.design_effect == pytest.approx(ref.design_effect, rel=1e-9)
+
+
+def test_vectorised_alternative_intervals_equal_the_one_at_a_time_computation() -> None:
+    """The LR engine computes every country's interval of one observation in one vectorised call;
+    each equals the interval computed alone from the same sums, exactly."""
+    cells = [
+        Cell(c, y, 300 + 17 * i, {"DE": 3 + i, "FR": i} if c not in ("DE", "FR") else {"IT": 2 + i})
+        for i, c in enumerate(("DE", "FR", "IT", "AT", "CH", "NL", "BE", "PL"))
+        for y in range(2019, 2023)
+    ]
+    case = build_case(cells, seed=4, addresses_per_probe=7)
+    lgt = LocatedGroundTruth.from_backend(case.ground_truth, case.backend)
+    checked = 0
+    for obs in ("DE", "IT", ""):
+        placed = lgt._placed(2019, 2022, obs)
+        assert placed.rss is not None
+        assert placed.smm is not None
+        for level in (0.95, 0.9875):
+            for i in range(1, len(lgt.codes)):
+                alone = lgt._from_sums(
+                    int(placed.successes[i]),
+                    int(placed.trials[i]),
+                    float(placed.clusters[i]),
+                    float(placed.rss[i]),
+                    float(placed.smm[i]),
+                    level,
+                )
+                assert lgt._interval_of(placed, i, level) == alone
+                checked += 1
+    assert checked == 3 * 2 * 8

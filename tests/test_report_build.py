@@ -137,5 +137,5 @@ def test_report_without_matplotlib_renders_and_says_so(tmp_path: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "ok"
     html = (tmp_path / "report.html").read_text(encoding="utf-8")
-    assert "matplotlib is not installed" in html
+    assert "matplotlib, a dependency of ipevidence, cannot be imported" in html
     check_html(html)

@@ -92,7 +92,31 @@ def test_verdict_to_pandas(assessor: EvidentialAssessor) -> None:
     ]
     assert len(frame) == len(verdict.criteria)
     assert list(frame["result"]) == [c.status() for c in verdict.criteria]
-    assert "<table>" in verdict._repr_html_()
+
+
+def test_verdict_html_shows_reasons_and_comparison_signs(assessor: EvidentialAssessor) -> None:
+    """``_repr_html_`` (and the report's block): outcome and one-sentence reason first, every other
+    reason, and each criterion's figure, sign and threshold in their own cells (finding 5)."""
+    import html as html_mod
+
+    verdict: Verdict = assessor.assess("2.16.1.1", DATE)
+    page = verdict._repr_html_()
+    assert verdict.reasons
+    lead = verdict.lead_reason()
+    assert f"<strong>Reason:</strong> {html_mod.escape(lead)}</p>" in page
+    assert page.index("Reason:") < page.index('<table class="criteria">')
+    for reason in verdict.reasons[1:]:
+        assert html_mod.escape(reason[0].upper() + reason[1:]) in page
+    signs = {">=": "\u2265", "<=": "\u2264", "==": "="}
+    for c in verdict.criteria:
+        if c.threshold is None:
+            continue
+        row = (
+            f'<td class="num">{html_mod.escape(c.figure_text())}</td>'
+            f'<td class="sign">{signs[c.comparison]}</td>'
+            f'<td class="num">{html_mod.escape(c.threshold_text())}</td>'
+        )
+        assert row in page, c.name
 
 
 def test_report_tables_show_two_decimals_like_the_text() -> None:

@@ -336,10 +336,17 @@ def test_cli_catalogue_errors(gt_file: Path, folder: Path, capsys: pytest.Captur
     assert "earliest build 2014-09-28" in capsys.readouterr().err
 
 
-def test_cli_tamper_takes_one_database(
+def test_cli_tamper_takes_a_catalogue(
     folder: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    """tamper geolocates each entry with the build nearest before its day; a 2023 entry with the
+    catalogue's builds of 2014-2026 uses the newest build before 2023-05-01."""
+    import json
+
     log = tmp_path / "log.csv"
     log.write_text("time,account,address\n2023-05-01T10:00:00,alice,193.0.0.78\n")
-    assert main(["tamper", str(log), "--format", "csv", "--database-dir", str(folder)]) == 2
-    assert "pass one --database" in capsys.readouterr().err
+    code = main(["tamper", str(log), "--format", "csv", "--database-dir", str(folder), "--json", "-q"])
+    assert code == 0
+    data = json.loads(capsys.readouterr().out)
+    used = {k: v for k, v in data["summary"]["entries_per_database"].items() if v}
+    assert list(used) == ["IP2LOCATION-LITE-DB1-2022-03-29.BIN"], used

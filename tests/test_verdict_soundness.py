@@ -194,6 +194,10 @@ def test_the_network_is_checked_by_default_with_shipped_data(case: ErrorModelCas
         assert provider in str(v.network["provider"]), v.network
         assert v.network["asn_source"], v.network
         assert provider in str(v)
+        # the shipped table nearest 2022 is GeoLite2 ASN of 2019-12-24 (CC BY-SA 4.0): its
+        # attribution goes wherever the verdict is shown
+        assert v.network["asn_source_date"] == "2019-12-24"
+        assert any("GeoLite2" in line for line in v.data_attribution())
     # A caller's ASN wins and the verdict says so.
     v = assessor.assess(ip_of(case, "DE", "DE"), "2022-03-01", asn=3320)
     assert v.asn == 3320
@@ -277,3 +281,78 @@ def test_one_call_assess_validates_like_the_assessor(case: ErrorModelCase) -> No
     assert v.outcome == "not valid"
     assert v.network["is_cloud"]
     assert not math.isnan(float(v.database_gap_days))
+
+
+def _write_bin(path: Path, case: ErrorModelCase, located: np.ndarray, built: dt.date) -> Path:
+    from ipevidence.backends.writers import write_ip2location_bin
+
+    gt = case.ground_truth
+    order = np.argsort(gt.address)
+    v4 = [
+        (int(a), int(a), loc.decode() or "-")
+        for a, loc in zip(gt.address[order].tolist(), located[order].tolist(), strict=True)
+    ]
+    write_ip2location_bin(path, v4=v4, build_date=built)
+    return path
+
+
+def test_the_database_criterion_is_measured_on_a_catalogue(case: ErrorModelCase, tmp_path: Path) -> None:
+    from ipevidence.backends import open_database
+    from ipevidence.catalog import DatabaseCatalog
+
+    gt = case.ground_truth
+    good = case.backend.lookup(gt.address)
+    # An older build, right on the addresses of its own time, that misplaces every 10th German
+    # address of 2022 in Austria (addresses moved after it was built).
+    stale = good.copy()
+    de = np.flatnonzero((gt.country == b"DE") & (gt.years == 2022))[::10]
+    stale[de] = b"AT"
+    old = _write_bin(tmp_path / "old.BIN", case, stale, dt.date(2020, 6, 1))
+    new = _write_bin(tmp_path / "new.BIN", case, good, dt.date(2022, 1, 15))
+    catalog = DatabaseCatalog.from_paths([old, new])
+    placed = (gt.country == b"DE") & (stale == b"DE") & (gt.years == 2022)
+    ip = format_ipv4(gt.address[np.flatnonzero(placed)[:1]])[0]
+    # The investigator used the 2020 build for 2022 evidence: builds two years older than their
+    # evidence place Germany about 90 % right (the 2020 build on the 2022 rows): not valid.
+    used_old = EvidentialAssessor(gt, open_database(old), catalog=catalog).assess(
+        ip, "2022-03-01", asn=ISP_ASN
+    )
+    figure, passed, required = crit(used_old, "database_age_accuracy")
+    rows_2022 = (gt.country == b"DE") & (gt.years == 2022)
+    by_hand = float(np.mean(stale[rows_2022] == b"DE"))
+    assert required
+    assert passed is False
+    assert isinstance(figure, float)
+    assert figure < by_hand < 0.95  # a lower bound under the point estimate
+    assert used_old.outcome == "not valid"
+    assert "database_gap_days" not in {c.name for c in used_old.criteria}
+    # The 2022 build for 2022 evidence (age 0): measured on the same build's 2022 rows, it passes.
+    used_new = EvidentialAssessor(gt, open_database(new), catalog=catalog).assess(
+        ip, "2022-03-01", asn=ISP_ASN
+    )
+    assert crit(used_new, "database_age_accuracy")[1] is True
+    assert used_new.outcome == "valid", used_new.reasons
+    # Without a catalogue the flat gap flag stays, advisory.
+    flat = EvidentialAssessor(gt, open_database(old)).assess(ip, "2022-03-01", asn=ISP_ASN)
+    assert crit(flat, "database_gap_days")[2] is False
+
+
+def test_the_report_follows_the_policy_for_the_lr(case: ErrorModelCase) -> None:
+    from ipevidence.report.build import assessor_report
+
+    weighted = Policy.preset("default", lr_hd="weighted", lr_alternatives={"AT": 0.7, "DE": 0.3})
+    assessor = EvidentialAssessor(case.ground_truth, case.backend, weighted)
+    report = assessor_report(assessor, dt.date(2022, 3, 1), countries=["CH"], figures=False)
+    section = next(s for s in report.sections if s.title == "Likelihood ratio")
+    row = section.tables[0].rows[0]
+    verdict = assessor.assess(ip_of(case, "CH", "CH"), "2022-03-01", asn=ISP_ASN)
+    head = verdict.likelihood_ratio.headline
+    assert row[0] == "CH"
+    assert row[1] == "weighted mixture"
+    assert row[2] == pytest.approx(head.value)
+    assert row[5] == pytest.approx(head.conservative)
+    assert any("AT (weight 0.7" in p or ("AT" in p and "0.7" in p) for p in section.paragraphs)
+    # The reference preset reports no LR: no LR section at all.
+    ref = EvidentialAssessor(case.ground_truth, case.backend, "reference")
+    plain = assessor_report(ref, dt.date(2022, 3, 1), countries=["CH"], figures=False)
+    assert "Likelihood ratio" not in [s.title for s in plain.sections]

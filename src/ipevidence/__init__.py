@@ -25,11 +25,15 @@ from .errors import (
     ArchiveMissingError,
     DatabaseError,
     DatabaseFormatError,
+    DatabaseSelectionError,
     FamilyMismatchError,
     GroundTruthFormatError,
     InvalidAddressError,
+    InvalidEvidenceDateError,
+    InvalidParameterError,
     IpEvidenceError,
     LogFormatError,
+    OutputPathError,
     OutsideGroundTruthError,
     RangeFileError,
     ReservedAddressError,
@@ -67,6 +71,7 @@ if TYPE_CHECKING:
     from .demo import DemoConfig, run_demo
     from .geography import BorderCheck, Borders, BorderStatus, country_distance_km, haversine_km
     from .history import GroundTruthParams, build_ground_truth, build_ground_truths
+    from .likelihood import EvidenceLR
     from .networks import (
         DEFAULT_CLOUD_ASNS,
         EXTENDED_HOSTING_ASNS,
@@ -74,11 +79,15 @@ if TYPE_CHECKING:
         CloudRanges,
         NetworkClass,
         ProviderRanges,
+        asn_table_for,
         classify_address,
+        classify_for_evidence,
+        shipped_cloud_ranges,
     )
     from .report import Report
     from .stats import Interval, LikelihoodRatio, likelihood_ratio, proportion_interval, verbal_scale
     from .tamper import LogEntry, LogTable, TamperReport, analyse
+    from .triage import TriageResult, assess_many
 
 # public name -> submodule that defines it (imported on first access)
 _LAZY: dict[str, str] = {
@@ -129,15 +138,20 @@ _LAZY: dict[str, str] = {
             "CloudRanges",
             "NetworkClass",
             "ProviderRanges",
+            "asn_table_for",
             "classify_address",
+            "classify_for_evidence",
+            "shipped_cloud_ranges",
         ],
         "networks",
     ),
+    "EvidenceLR": "likelihood",
     "Report": "report",
     **dict.fromkeys(
         ["Interval", "LikelihoodRatio", "likelihood_ratio", "proportion_interval", "verbal_scale"], "stats"
     ),
     **dict.fromkeys(["LogEntry", "LogTable", "TamperReport", "analyse"], "tamper"),
+    **dict.fromkeys(["TriageResult", "assess_many"], "triage"),
 }
 
 
@@ -176,8 +190,10 @@ __all__ = [
     "DatabaseComparison",
     "DatabaseError",
     "DatabaseFormatError",
+    "DatabaseSelectionError",
     "DaySnapshot",
     "DemoConfig",
+    "EvidenceLR",
     "EvidentialAssessor",
     "FamilyMismatchError",
     "Funnel",
@@ -190,6 +206,8 @@ __all__ = [
     "IP2LocationBackend",
     "Interval",
     "InvalidAddressError",
+    "InvalidEvidenceDateError",
+    "InvalidParameterError",
     "IpEvidenceError",
     "LikelihoodRatio",
     "LocalArchive",
@@ -200,6 +218,7 @@ __all__ = [
     "MMDBBackend",
     "NetworkClass",
     "Outcome",
+    "OutputPathError",
     "OutsideGroundTruthError",
     "ParsedDayCache",
     "Policy",
@@ -210,16 +229,20 @@ __all__ = [
     "Report",
     "ReservedAddressError",
     "TamperReport",
+    "TriageResult",
     "UnknownCountryError",
     "Verdict",
     "YearAccuracy",
     "__version__",
     "analyse",
+    "asn_table_for",
     "assess",
+    "assess_many",
     "attribution_for",
     "build_ground_truth",
     "build_ground_truths",
     "classify_address",
+    "classify_for_evidence",
     "compare_databases",
     "country_distance_km",
     "date_range",
@@ -233,5 +256,6 @@ __all__ = [
     "population_coverage",
     "proportion_interval",
     "run_demo",
+    "shipped_cloud_ranges",
     "verbal_scale",
 ]

@@ -936,13 +936,38 @@ class LocatedGroundTruth:
         return result
 
     def _interval_of(self, placed: _Placed, i: int, level: float | None = None) -> Interval:
-        """The interval of country index ``i`` at ``level`` (default the engine's)."""
+        """The interval of country index ``i`` at ``level`` (default the engine's).
+
+        The intervals of every country of one :class:`_Placed` are computed in one vectorised call
+        the first time one of them is asked for at a level (the same element-wise arithmetic as
+        :meth:`_from_sums`, so the same values), then read from the arrays."""
         lvl = self.level if level is None else level
         k, n = int(placed.successes[i]), int(placed.trials[i])
         if placed.rss is None or placed.smm is None:
             return proportion_interval(k, n, self.method, lvl)
-        return self._from_sums(
-            k, n, float(placed.clusters[i]), float(placed.rss[i]), float(placed.smm[i]), lvl
+        key = ("placed-intervals", id(placed), lvl)
+        hit = self._cache.get(key)
+        if hit is None:
+            deff, n_eff, k_eff = effective_counts(
+                placed.successes, placed.trials, placed.clusters, placed.rss, lvl, placed.smm, self.min_icc
+            )
+            low, high = proportion_intervals(k_eff, n_eff, self.method, lvl)
+            # the _Placed is kept in the entry so that its id cannot be reused while cached
+            hit = (placed, deff, n_eff, low, high)
+            self._cache[key] = hit
+        _, deff_a, n_eff_a, low_a, high_a = hit
+        lo, hi = float(low_a[i]), float(high_a[i])
+        return Interval(
+            successes=k,
+            trials=n,
+            low=None if math.isnan(lo) else lo,
+            high=None if math.isnan(hi) else hi,
+            method=self.method,
+            level=lvl,
+            design_effect=float(deff_a[i]),
+            effective_trials=float(n_eff_a[i]),
+            clusters=int(placed.clusters[i]),
+            clustering="probe",
         )
 
     def _from_sums(self, k: int, n: int, clusters: float, rss: float, smm: float, level: float) -> Interval:

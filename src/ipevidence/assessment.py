@@ -565,26 +565,31 @@ class EvidentialAssessor:
             addr, asn=asn, asn_table=self.asn_table, cloud_ranges=self.cloud_ranges, asns=names
         )
 
+    def _cloud_criterion(self, asn: int | None, provider: str | None) -> Criterion:
+        """The cloud/hosting criterion of an address whose network has ``asn`` (None: unknown) and
+        cloud/hosting ``provider`` (None: not one); not measured when neither is known.
+
+        Shared by :meth:`assess` and :func:`ipevidence.triage.assess_many` (which calls it once per
+        distinct pair)."""
+        checked = provider is not None or asn is not None
+        return Criterion(
+            "cloud_hosting",
+            "address",
+            "address in a cloud or hosting network",
+            (provider or "no") if checked else None,
+            "no",
+            "==",
+            (provider is None) if checked else None,
+            self.policy.cloud_invalid,
+        )
+
     def _network_criteria(
         self, net: NetworkClass, country: str | None, first: int, last: int
     ) -> tuple[list[Criterion], list[str], YearAccuracy | None]:
         """The cloud/hosting criterion and the ground truth of the address's own network."""
-        p = self.policy
-        crit: list[Criterion] = []
+        crit: list[Criterion] = [self._cloud_criterion(net.asn, net.provider)]
         reasons: list[str] = []
         checked = net.is_cloud or net.asn is not None
-        crit.append(
-            Criterion(
-                "cloud_hosting",
-                "address",
-                "address in a cloud or hosting network",
-                (net.provider or "no") if checked else None,
-                "no",
-                "==",
-                (not net.is_cloud) if checked else None,
-                p.cloud_invalid,
-            )
-        )
         if not checked:
             missing = getattr(net, "missing", None) or (
                 "no ASN was given, no IP-to-ASN table answered and no cloud range file matched"
@@ -597,32 +602,57 @@ class EvidentialAssessor:
             reasons.append(f"{net.reason}: a cloud or hosting address says nothing about where the user was")
         net_acc: YearAccuracy | None = None
         if country is not None and net.asn is not None and not net.is_cloud:
-            net_acc = self.located.network_accuracy(country, net.asn, first, last, p.not_located)
-            iv = net_acc.selected(p.not_located)
-            enough = net_acc.addresses >= p.min_network_addresses
-            figure = (iv.low if p.conservative else iv.estimate) if enough else None
-            basis = "lower bound" if p.conservative else "point estimate"
-            crit.append(
-                Criterion(
-                    "network_accuracy",
-                    "network",
-                    f"accuracy on the ground truth of AS{net.asn} within {country}, {first}-{last} "
-                    f"({basis}; {net_acc.addresses:,} addresses)",
-                    figure,
-                    p.threshold,
-                    ">=",
-                    None if figure is None else figure >= p.threshold,
-                    p.network_required,
-                    unit="%",
-                )
-            )
-            if not enough:
-                reasons.append(
-                    f"the ground truth holds {net_acc.addresses:,} addresses of AS{net.asn} in {country} "
-                    f"in {first}-{last} (fewer than {p.min_network_addresses:,}): the country's accuracy "
-                    "was measured on other networks"
-                )
+            acc_crit, acc_reasons, net_acc = self._network_accuracy_criterion(country, net.asn, first, last)
+            crit.append(acc_crit)
+            reasons.extend(acc_reasons)
         return crit, reasons, net_acc
+
+    def _network_accuracy_criterion(
+        self, country: str, asn: int, first: int, last: int
+    ) -> tuple[Criterion, list[str], YearAccuracy]:
+        """The accuracy on the ground truth of AS ``asn`` within ``country`` over the window (a
+        criterion when :attr:`Policy.network_required`, else reported), with a note when thin."""
+        p = self.policy
+        reasons: list[str] = []
+        net_acc = self.located.network_accuracy(country, asn, first, last, p.not_located)
+        iv = net_acc.selected(p.not_located)
+        enough = net_acc.addresses >= p.min_network_addresses
+        figure = (iv.low if p.conservative else iv.estimate) if enough else None
+        basis = "lower bound" if p.conservative else "point estimate"
+        criterion = Criterion(
+            "network_accuracy",
+            "network",
+            f"accuracy on the ground truth of AS{asn} within {country}, {first}-{last} "
+            f"({basis}; {net_acc.addresses:,} addresses)",
+            figure,
+            p.threshold,
+            ">=",
+            None if figure is None else figure >= p.threshold,
+            p.network_required,
+            unit="%",
+        )
+        if not enough:
+            reasons.append(
+                f"the ground truth holds {net_acc.addresses:,} addresses of AS{asn} in {country} "
+                f"in {first}-{last} (fewer than {p.min_network_addresses:,}): the country's accuracy "
+                "was measured on other networks"
+            )
+        return criterion, reasons, net_acc
+
+    def _database_keys(
+        self, located: npt.NDArray[np.int64], days: npt.NDArray[np.datetime64]
+    ) -> npt.NDArray[np.int64]:
+        """Vectorised, for :func:`ipevidence.triage.assess_many`: a key per case (``located`` a
+        country column as integers, 0 = not located; ``days`` the evidence dates) such that cases
+        with equal keys get equal :meth:`_database_criterion`: what it reads of the case. Keep the
+        two in step (tests/test_triage.py compares every case with :meth:`assess`)."""
+        delta = (days - np.datetime64(self.backend.build_date, "D")).astype(np.int64)
+        gap = np.abs(delta)
+        if self.catalog is None:
+            return gap  # the flat gap flag: the gap alone
+        year = days.astype("datetime64[Y]").astype(np.int64)  # the age in years and the window
+        keys: npt.NDArray[np.int64] = np.where(located > 0, (located << 40) | (year << 24), gap)
+        return keys
 
     def _database_criterion(
         self, located: str | None, when: dt.date, gap: int, first: int, last: int
@@ -669,6 +699,53 @@ class EvidentialAssessor:
 
     # -- the verdict -----------------------------------------------------------------------------
 
+    @staticmethod
+    def _located_criterion(located: str | None) -> Criterion:
+        """Whether the database places the address in a country at all."""
+        return Criterion(
+            "located",
+            "address",
+            "the database places the address in a country",
+            located or "not located",
+            None,
+            "",
+            located is not None,
+        )
+
+    @staticmethod
+    def _claim_criterion(located: str | None, claimed: str) -> Criterion:
+        """Whether the database's country is the claimed one."""
+        return Criterion(
+            "claim",
+            "claim",
+            "the database's country is the claimed country",
+            located or "not located",
+            claimed,
+            "==",
+            located == claimed,
+        )
+
+    @classmethod
+    def _case_criteria(
+        cls,
+        evaluation: CountryEvaluation | None,
+        located: str | None,
+        network: Iterable[Criterion],
+        claimed: str | None,
+        database: Criterion,
+    ) -> list[Criterion]:
+        """A verdict's criteria in their order: the country's (data, accuracy, geography), the
+        address's (located, network), the claim's, the database's. The same for
+        :meth:`assess` and :func:`ipevidence.triage.assess_many`: the reason code of a case is
+        its first decisive criterion in this order."""
+        crit: list[Criterion] = [] if evaluation is None else list(evaluation.criteria)
+        crit.append(cls._located_criterion(located))
+        crit.extend(network)
+        if claimed is not None:
+            crit.append(cls._claim_criterion(located, claimed))
+        crit.append(database)
+        return crit
+
     def assess(
         self,
         ip: str,
@@ -698,38 +775,13 @@ class EvidentialAssessor:
         located = self.backend.country(str(addr))
         located = normalize_country(located) if located else None
         country = located or claimed
-        crit: list[Criterion] = []
         evaluation = self.evaluate_country(country, first, last) if country else None
-        if evaluation is not None:
-            crit.extend(evaluation.criteria)
-        crit.append(
-            Criterion(
-                "located",
-                "address",
-                "the database places the address in a country",
-                located or "not located",
-                None,
-                "",
-                located is not None,
-            )
-        )
         net = self._network(str(addr), when, given_asn)
         net_crit, net_reasons, net_acc = self._network_criteria(net, located, first, last)
-        crit.extend(net_crit)
-        if claimed is not None:
-            crit.append(
-                Criterion(
-                    "claim",
-                    "claim",
-                    "the database's country is the claimed country",
-                    located or "not located",
-                    claimed,
-                    "==",
-                    located == claimed,
-                )
-            )
         gap = abs((self.backend.build_date - when).days)
-        crit.append(self._database_criterion(located, when, gap, first, last))
+        crit = self._case_criteria(
+            evaluation, located, net_crit, claimed, self._database_criterion(located, when, gap, first, last)
+        )
         outcome = outcome_of(crit)
         reasons = self._reasons(crit, family, located, claimed, outcome)
         reasons.extend(net_reasons)

@@ -1,6 +1,6 @@
 """The ``ipevidence`` command.
 
-Subcommands: ``fetch``, ``build``, ``table``, ``assess``, ``tamper``, ``report``, ``demo``. Global
+Subcommands: ``fetch``, ``build``, ``table``, ``assess``, ``triage``, ``tamper``, ``report``, ``demo``. Global
 options (``--database``, ``--ground-truth``, ``--cache-dir``, ``--quiet``, ``--debug``) may be given
 before or after the subcommand. Results go to standard output; progress, warnings and errors go to
 standard error. An error is one line ``ipevidence: error: ...`` without a traceback unless
@@ -152,7 +152,7 @@ def require(module: str) -> Any:
         missing = getattr(exc, "name", None) or module
         hint = ""
         if missing.startswith("matplotlib"):
-            hint = " (install the optional extra: pip install 'ipevidence[plots]')"
+            hint = " (a dependency of ipevidence: pip install --force-reinstall matplotlib)"
         elif missing.startswith(("dask", "distributed")):
             hint = " (install the optional extra: pip install 'ipevidence[dask]')"
         raise FeatureUnavailableError(f"this command needs {missing}, which is not available{hint}") from exc
@@ -273,6 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", help="archive base URL or local folder (default: RIPE's public archive)")
     p.add_argument("--every", type=int, default=1, metavar="K", help="take every K-th day (default 1)")
     p.add_argument("--workers", type=int, default=4, help="parallel downloads (default 4)")
+    _download_limits(p)
     p.set_defaults(handler=cmd_fetch)
 
     p = add("build", "compile a ground truth from archive days and save it, printing the filter funnel")
@@ -298,10 +299,54 @@ def build_parser() -> argparse.ArgumentParser:
         help="a published list of probes that misreport their location (plain ids or the CSV with "
         "probe_id,violates_ark,...; not shipped: academic licence); may be repeated",
     )
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        metavar="N",
+        help="parsing processes (default: every usable core, bounded by available memory at 128 MiB each)",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="parse on a Dask cluster (e.g. tcp://host:8786; needs ipevidence[dask]); see docs/scaling.md",
+    )
+    p.add_argument(
+        "--fetch-on-workers",
+        action="store_true",
+        help="with --scheduler: each Dask worker fetches (or reads shared storage) and parses its own days",
+    )
+    p.add_argument(
+        "--max-records",
+        type=int,
+        default=None,
+        metavar="N",
+        help="a day with more records is corrupt (default 1,000,000; a real day has about 30,000)",
+    )
+    p.add_argument(
+        "--max-decompressed",
+        type=int,
+        default=None,
+        metavar="MIB",
+        help="a day decompressing to more JSON is corrupt (default 256 MiB; a real day is about 20)",
+    )
+    p.add_argument(
+        "--max-decode-memory",
+        type=int,
+        default=None,
+        metavar="MIB",
+        help="memory a whole-text decode may take before a day is refused (default 512 MiB)",
+    )
+    _download_limits(p)
     p.set_defaults(handler=cmd_build)
 
     p = add("table", "the evidential table (the paper's Table 8) for countries at an evidence date")
-    p.add_argument("countries", nargs="*", metavar="COUNTRY", help="ISO alpha-2 codes (default: all)")
+    p.add_argument(
+        "countries",
+        nargs="*",
+        metavar="COUNTRY",
+        help="ISO alpha-2 codes (default: the ten countries with the most ground truth in the window)",
+    )
     p.add_argument("--date", type=parse_date, required=True, help="evidence date (YYYY-MM-DD)")
     p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
     add_alternatives_option(p)
@@ -322,6 +367,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_alternatives_option(p)
     p.add_argument("--json", action="store_true", help="machine-readable JSON output")
     p.set_defaults(handler=cmd_assess)
+
+    p = add("triage", "judge a list of cases (address, time) at once and sort them by located country")
+    add_triage_options(p)
+    p.set_defaults(handler=cmd_triage)
 
     p = add("tamper", "look for impossible travel, cross-service conflicts and hosting addresses in a log")
     p.add_argument("logfile", help="the log file")
@@ -370,7 +419,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_tamper)
 
     p = add("report", "write a self-contained HTML report, a Markdown one and JSON")
-    p.add_argument("countries", nargs="*", metavar="COUNTRY", help="ISO alpha-2 codes (default: the largest)")
+    p.add_argument(
+        "countries",
+        nargs="*",
+        metavar="COUNTRY",
+        help="ISO alpha-2 codes (default: the five countries with the most ground truth in the window)",
+    )
     p.add_argument("--date", type=parse_date, required=True, help="evidence date (YYYY-MM-DD)")
     p.add_argument("--output", "-o", default="ipevidence-report", metavar="DIR", help="output directory")
     p.add_argument("--assess", nargs="*", default=[], metavar="IP", help="addresses to assess in the report")
@@ -380,7 +434,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-figures",
         dest="figures",
         action="store_false",
-        help="write no figures (faster; needs no matplotlib)",
+        help="write no figures (faster)",
+    )
+    p.add_argument(
+        "--case-id",
+        metavar="TEXT",
+        default=None,
+        help="case reference printed in the report's header and page margin (only when given)",
+    )
+    p.add_argument(
+        "--examiner",
+        metavar="TEXT",
+        default=None,
+        help="examiner's name printed in the report's header and page margin (only when given)",
     )
     p.set_defaults(handler=cmd_report)
 
@@ -408,6 +474,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--years", type=int, default=8, help="years of history (default 8)")
     p.add_argument("--every", type=int, default=None, metavar="K", help="use every K-th archive day")
     p.add_argument("--seed", type=int, default=7, help="generator seed (default 7)")
+    for action in p._actions:  # the demo always uses the shipped database and its own ground truth
+        if action.dest in ("database", "database_dir", "database_rule", "ground_truth"):
+            action.help = argparse.SUPPRESS
     p.set_defaults(handler=cmd_demo)
     return parser
 
@@ -579,13 +648,76 @@ class Context:
         return text
 
 
+def _download_limits(p: argparse.ArgumentParser) -> None:
+    """``--max-download`` and ``--deadline`` of ``fetch`` and ``build`` (HTTP sources only)."""
+    p.add_argument(
+        "--max-download",
+        type=int,
+        default=None,
+        metavar="MIB",
+        help="largest archive file downloaded (default 64 MiB; a real day is about 1)",
+    )
+    p.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="longest one day's download may take, retries included (default 600)",
+    )
+
+
 # --------------------------------------------------------------------------- commands
 def open_source(ctx: Context, source: str | None) -> Any:
     """An archive source: a local folder, or an HTTP(S) base URL (default RIPE's archive) with the cache."""
     src = require("ipevidence.archive.source")
     if source and not source.startswith(("http://", "https://")):
         return src.LocalArchive(source)
-    return src.HttpArchive(source or src.DEFAULT_BASE_URL, ctx.cache_dir)
+    archive = src.HttpArchive(source or src.DEFAULT_BASE_URL, ctx.cache_dir)
+    max_download = getattr(ctx.args, "max_download", None)
+    deadline = getattr(ctx.args, "deadline", None)
+    if max_download is not None:
+        if max_download < 1:
+            raise UsageError("--max-download must be at least 1 (MiB)")
+        archive.max_download = max_download * 2**20
+    if deadline is not None:
+        if deadline <= 0:
+            raise UsageError("--deadline must be positive")
+        archive.deadline = float(deadline)
+    return archive
+
+
+def build_options(a: argparse.Namespace) -> dict[str, Any]:
+    """``build``'s --workers and per-day limits as :func:`~ipevidence.history.build_ground_truth`
+    keywords (None: the library's default)."""
+    out: dict[str, Any] = {}
+    if a.workers is not None:
+        if a.workers < 1:
+            raise UsageError("--workers must be at least 1")
+        out["workers"] = a.workers
+    if a.max_records is not None:
+        if a.max_records < 1:
+            raise UsageError("--max-records must be at least 1")
+        out["max_records"] = a.max_records
+    for name in ("max_decompressed", "max_decode_memory"):
+        value = getattr(a, name)
+        if value is not None:
+            if value < 1:
+                raise UsageError(f"--{name.replace('_', '-')} must be at least 1 (MiB)")
+            out[name] = value * 2**20
+    if a.fetch_on_workers and not a.scheduler:
+        raise UsageError("--fetch-on-workers needs --scheduler")
+    return out
+
+
+def archive_estimate(source: Any, days: Sequence[dt.date], cores: int | None = None) -> Any:
+    """The cost of ``days`` from ``source`` (:mod:`ipevidence.estimate`): days already in the
+    download cache (or, for a local folder, every day) need no download; ``cores`` parse (default:
+    this machine's)."""
+    from .estimate import estimate_archive
+
+    cached_path = getattr(source, "cached_path", None)
+    cached = sum(1 for d in days if cached_path(d).is_file()) if cached_path is not None else len(days)
+    return estimate_archive(len(days), cached=cached, cores=cores)
 
 
 def check_day_range(a: argparse.Namespace) -> None:
@@ -605,6 +737,8 @@ def cmd_fetch(ctx: Context) -> int:
     if hasattr(source, "workers"):
         source.workers = max(1, a.workers)
     days = src_mod.date_range(a.start, a.end, a.every)
+    if hasattr(source, "cached_path"):  # a download: say what it will cost before it starts
+        ctx.console.info(archive_estimate(source, days).fetch_text())
     ctx.console.info(f"fetching {len(days)} days from {source.describe()}")
     records = src_mod.fetch_days(source, days, progress=None if not a.quiet else False, workers=a.workers)
     ok = [r for r in records if r.status == "ok"]
@@ -664,21 +798,37 @@ def cmd_build(ctx: Context) -> int:
         check_output_path(a.csv)
     history = require("ipevidence.history")
     source = open_source(ctx, a.source)
+    src_mod = require("ipevidence.archive.source")
+    days = src_mod.date_range(a.start, a.end, a.every)
+    ctx.console.info(archive_estimate(source, days, getattr(a, "workers", None)).build_text())
+    options = build_options(a)
     ctx.console.info(
         f"building the IPv{a.family} ground truth from {source.describe()}, {a.start} to {a.end}"
     )
-    gt = history.build_ground_truth(
-        source,
-        a.start,
-        a.end,
-        family=a.family,
-        preset=a.preset,
-        dedup=a.policy,
-        every=a.every,
-        cache=parsed_cache(ctx),
-        progress=None if not a.quiet else False,
-        exclude_probes=exclusions(ctx) or None,
-    )
+    with contextlib.ExitStack() as stack:
+        if a.scheduler:
+            distributed = require("distributed")
+            client = stack.enter_context(distributed.Client(a.scheduler))
+            options["executor"] = client.get_executor()
+            if a.workers is None:  # keep every worker thread of the cluster busy (the look-ahead)
+                info = client.scheduler_info().get("workers", {})
+                options["workers"] = max(1, sum(int(w.get("nthreads", 1)) for w in info.values()))
+            options["fetch_on_workers"] = bool(a.fetch_on_workers)
+            if a.fetch_on_workers:
+                options["cache"] = parsed_cache(ctx) if ctx.cache_dir is not None else None
+        gt = history.build_ground_truth(
+            source,
+            a.start,
+            a.end,
+            family=a.family,
+            preset=a.preset,
+            dedup=a.policy,
+            every=a.every,
+            cache=options.pop("cache", parsed_cache(ctx)),
+            progress=None if not a.quiet else False,
+            exclude_probes=exclusions(ctx) or None,
+            **options,
+        )
     ctx.console.result(funnel_table(gt))
     prov = gt.provenance
     if prov is not None:
@@ -764,7 +914,18 @@ def cmd_table(ctx: Context) -> int:
         ctx.console.result(canonical_json(data).rstrip("\n"))
     else:
         ctx.console.result(str(table))
-        ctx.console.attribution(attribution_for(backend.describe()))
+        from .report.build import outcome_reasons_table
+
+        first, last = assessor.located.window(a.date.year, assessor.policy.window_years)
+        why = outcome_reasons_table([assessor.evaluate_country(c, first, last) for c in countries])
+        if why is not None:  # the reasons behind every "not valid" and every "Valid geography: no"
+            ctx.console.result("")
+            ctx.console.result(str(why))
+        info = backend.describe()
+        ctx.console.result(
+            f"Database: {info.name} (built {info.build_date.isoformat()}, SHA-256 {info.sha256})"
+        )
+        ctx.console.attribution(attribution_for(info))
     return ExitCode.OK
 
 
@@ -779,13 +940,13 @@ def cmd_assess(ctx: Context) -> int:
         from .jsonutil import canonical_json
 
         data = verdict.to_dict()
-        data["attribution"] = list(attribution_for(backend.describe()))
+        data["attribution"] = [*attribution_for(backend.describe()), *verdict.data_attribution()]
         if warning:
             data["warnings"] = [warning]
         ctx.console.result(canonical_json(data).rstrip("\n"))
     else:
         ctx.console.result(str(verdict))
-        ctx.console.attribution(attribution_for(backend.describe()))
+        ctx.console.attribution((*attribution_for(backend.describe()), *verdict.data_attribution()))
     return outcome_exit_code(verdict)
 
 
@@ -797,6 +958,177 @@ def outcome_exit_code(verdict: Any) -> int:
     if outcome.startswith("insufficient"):
         return ExitCode.INSUFFICIENT_DATA
     return ExitCode.NOT_VALID
+
+
+def add_triage_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``triage`` (docs/cli.md, docs/triage.md)."""
+    p.add_argument("cases", metavar="CASES", help="the case list: CSV with a header, or JSON lines")
+    p.add_argument("--output", "-o", required=True, metavar="DIR", help="folder for results and summary")
+    p.add_argument(
+        "--format",
+        choices=("auto", "csv", "jsonl"),
+        default="auto",
+        help="the case list's format (default auto: .jsonl/.ndjson/.json are JSON lines, else CSV)",
+    )
+    p.add_argument(
+        "--results",
+        default="csv",
+        metavar="FORMATS",
+        help="per-case result files, comma-separated: csv, jsonl, parquet (needs pyarrow) (default csv)",
+    )
+    g = p.add_argument_group("column mapping (CSV header names or JSON keys, dotted for nested objects)")
+    g.add_argument("--address-column", default="address", help="(default: address)")
+    g.add_argument("--time-column", default="time", help="(default: time)")
+    g.add_argument("--case-id-column", default=None, help="(default: none; cases are named by line)")
+    g.add_argument("--country-column", default=None, help="the claimed country (default: none)")
+    g.add_argument("--asn-column", default=None, help="the address's AS number (default: none)")
+    p.add_argument("--time-format", help="iso (default), epoch, epoch_ms or a strptime format")
+    p.add_argument("--tz", default="UTC", help="time zone of times without an offset (default UTC)")
+    p.add_argument(
+        "--date-zone",
+        default="UTC",
+        help="the zone whose calendar date is each case's evidence date (default UTC)",
+    )
+    p.add_argument(
+        "--chunk-size",
+        type=int,
+        default=250_000,
+        metavar="N",
+        help="cases read and judged at a time (default 250000; memory grows with it, not with the file)",
+    )
+    p.add_argument("--encoding", default=None, help="the case list's encoding (default UTF-8)")
+    p.add_argument(
+        "--max-line-length",
+        type=parse_line_limit,
+        default=None,
+        metavar="CHARS",
+        help="longest line read (default 1048576); a longer line is one malformed line",
+    )
+    p.add_argument(
+        "--ground-truth-v6",
+        metavar="FILE",
+        default=None,
+        help="an IPv6 ground truth (besides --ground-truth); without one IPv6 cases cannot be assessed",
+    )
+    add_network_options(p)
+    p.add_argument("--preset", choices=("default", "reference"), default="default", help="method preset")
+    add_alternatives_option(p)
+    p.add_argument(
+        "--no-figures", dest="figures", action="store_false", help="no bar chart (needs no matplotlib)"
+    )
+
+
+def cmd_triage(ctx: Context) -> int:
+    """Triage a case list: per-case results sorted by located country, and the summary."""
+    a = ctx.args
+    formats = [f.strip().lower() for f in a.results.split(",") if f.strip()]
+    bad = [f for f in formats if f not in ("csv", "jsonl", "parquet")]
+    if not formats or bad:
+        raise UsageError(f"--results: {', '.join(bad) or 'nothing'} is not csv, jsonl or parquet")
+    if a.chunk_size < 1:
+        raise UsageError("--chunk-size must be at least 1")
+    from ._io import check_output_dir
+
+    check_output_dir(a.output)
+    if "parquet" in formats:
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError as exc:
+            raise FeatureUnavailableError(
+                "Parquet results need pyarrow, which is not installed (install the optional extra: "
+                "pip install 'ipevidence[arrow]')"
+            ) from exc
+    from .tamper.readers import _zone
+
+    for option, zone in (("--tz", a.tz), ("--date-zone", a.date_zone)):
+        try:
+            _zone(zone)
+        except ValueError as exc:
+            raise UsageError(f"{option}: {exc}") from None
+    cases = Path(a.cases)
+    if not cases.is_file():
+        raise errors.LogFormatError(f"{cases}: no such case file")
+    triage = require("ipevidence.triage")
+    triage_io = require("ipevidence.triage_io")
+    ground_truths = [ctx.load_ground_truth()]
+    if a.ground_truth_v6:
+        from .groundtruth import GroundTruth
+
+        ground_truths.append(GroundTruth.load(a.ground_truth_v6))
+    asn_table, cloud_ranges = network_files(ctx)
+    if ctx.uses_catalog:
+        database: Any = ctx.open_catalog()
+        rule = getattr(a, "database_rule", "nearest-before")
+        if rule not in ("nearest-before", "nearest") and not Path(rule).is_file():
+            raise UsageError(f"--database-rule: unknown rule {rule!r}: use nearest-before, nearest or a file")
+    else:
+        database = require("ipevidence.backends").open_database(ctx.database_path)
+        rule = "nearest-before"
+    changes = getattr(a, "alternatives", None) or {}
+    policy = require("ipevidence.assessment").Policy.preset(a.preset, **changes)
+    engine = triage.Triage(
+        ground_truths, database, policy, asn_table=asn_table, cloud_ranges=cloud_ranges, database_rule=rule
+    )
+    mapping = triage_io.CaseMapping(
+        address=a.address_column,
+        time=a.time_column,
+        case_id=a.case_id_column,
+        country=a.country_column,
+        asn=a.asn_column,
+    )
+    size = cases.stat().st_size
+    bar = None
+    if not a.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=size, unit="B", unit_scale=True, desc="triage", disable=None, leave=False)
+    done = [0]
+
+    def progress(read: int) -> None:
+        if bar is not None and read > done[0]:
+            bar.update(read - done[0])
+            done[0] = read
+
+    try:
+        files = triage_io.triage_file(
+            cases,
+            engine,
+            a.output,
+            mapping,
+            results=formats,
+            format=a.format,
+            time_format=a.time_format,
+            tz=a.tz,
+            date_zone=a.date_zone,
+            chunk_size=a.chunk_size,
+            encoding=a.encoding,
+            max_line_chars=a.max_line_length,
+            figures=a.figures,
+            progress=progress,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+    reading = files.reading
+    if reading.replaced_bytes:
+        ctx.console.warn(
+            f"{reading.replaced_bytes} bytes in {cases.name} are not valid {reading.encoding} and were read "
+            "as U+FFFD: pass --encoding with the file's encoding"
+        )
+    if reading.malformed_lines:
+        shown = ", ".join(str(x) for x in reading.malformed_lines[:10])
+        more = " ..." if len(reading.malformed_lines) > 10 else ""
+        ctx.console.warn(
+            f"{len(reading.malformed_lines):,} malformed lines in {cases.name} were not cases "
+            f"(lines {shown}{more}; all in summary.json)"
+        )
+    if a.figures and not any(p.suffix == ".png" for p in files.summary):
+        ctx.console.warn("no bar chart: matplotlib is missing (pip install 'ipevidence[plots]')")
+    ctx.console.result(str(files.summary_data))
+    ctx.console.result("")
+    ctx.console.result(str(files))
+    ctx.console.attribution(sorted({line for info in engine.databases for line in attribution_for(info)}))
+    return ExitCode.OK
 
 
 def read_log(ctx: Context) -> Any:
@@ -853,8 +1185,23 @@ def cmd_tamper(ctx: Context) -> int:
             f"malformed lines; first: {first}): check --format and --time-format"
         )
     analysis = require("ipevidence.tamper.analysis")
-    backend = ctx.open_database()
     extra: dict[str, Any] = {}
+    if ctx.uses_catalog:
+        # every entry is geolocated with the build nearest before its own day (METHOD.md section
+        # 11), else the earliest build, flagged; the report names the build of every entry
+        catalog = ctx.open_catalog()
+        if getattr(a, "database_rule", "nearest-before") != "nearest-before":
+            raise UsageError(
+                "tamper geolocates each entry with the build nearest before its day: omit --database-rule"
+            )
+        dated = [entry.backend for entry in catalog.entries]
+        extra["backends"] = dated
+        backend = dated[-1]
+        credits_from = [entry.info for entry in catalog.entries]
+    else:
+        backend = ctx.open_database()
+        extra["backend"] = backend
+        credits_from = [backend.describe()]
     asn_table, cloud_ranges = network_files(ctx)
     if asn_table is not None:
         extra["asn_table"] = asn_table
@@ -862,7 +1209,6 @@ def cmd_tamper(ctx: Context) -> int:
         extra["networks"] = {f"{r.provider} ({r.name})": r for r in cloud_ranges.providers}
     report = analysis.analyse(
         read,
-        backend=backend,
         max_speed_kmh=a.max_speed,
         distance_territory=a.distance_territory,
         **extra,
@@ -883,13 +1229,13 @@ def cmd_tamper(ctx: Context) -> int:
 
         # the database's licence requires its attribution wherever its data is used: in the JSON too
         data = json.loads(report.to_json())
-        data["attribution"] = list(attribution_for(backend.describe()))
+        data["attribution"] = _credits(credits_from)
         ctx.console.result(canonical_json(data).rstrip("\n"))
     else:
         if a.markdown:
             ctx.console.result(report.to_markdown().rstrip("\n"))
             # a Markdown report is a document of its own: it carries the attribution, as reports do
-            credits = attribution_for(backend.describe())
+            credits = _credits(credits_from)
             if credits:
                 ctx.console.result("")
                 ctx.console.result("## Data attribution")
@@ -901,8 +1247,13 @@ def cmd_tamper(ctx: Context) -> int:
             for finding in report.findings:
                 ctx.console.result("")
                 ctx.console.result(str(finding))
-        ctx.console.attribution(attribution_for(backend.describe()))
+        ctx.console.attribution(_credits(credits_from))
     return ExitCode.NOT_VALID if report.findings else ExitCode.OK
+
+
+def _credits(infos: Sequence[Any]) -> list[str]:
+    """The attribution lines of every database used, once each, in order."""
+    return list(dict.fromkeys(line for info in infos for line in attribution_for(info)))
 
 
 def cmd_report(ctx: Context) -> int:
@@ -922,6 +1273,8 @@ def cmd_report(ctx: Context) -> int:
         addresses=list(a.assess),
         notes=[warning] if warning else [],
         figures=a.figures,
+        case_id=a.case_id or None,
+        examiner=a.examiner or None,
     )
     files = report.write(a.output)
     ctx.console.result(str(files))
@@ -974,7 +1327,7 @@ def cmd_staleness(ctx: Context) -> int:
                 atomic_write_bytes(out / fig.file_name, fig.png)
                 written.append(out / fig.file_name)
         if any(f is None for f in figures):
-            ctx.console.warn("figures not drawn: matplotlib is missing (pip install 'ipevidence[plots]')")
+            ctx.console.warn("figures not drawn: matplotlib cannot be imported (pip install matplotlib)")
         ctx.console.info("written: " + ", ".join(str(w) for w in written))
     ctx.console.attribution(sorted({line for e in catalog.entries for line in attribution_for(e.info)}))
     return ExitCode.OK
@@ -986,8 +1339,8 @@ def cmd_demo(ctx: Context) -> int:
     from .demo import DemoConfig, run_demo
 
     a = ctx.args
-    if ctx.args.database:
-        raise UsageError("the demo always uses the shipped database (omit --database)")
+    if ctx.args.database or getattr(ctx.args, "database_dir", None):
+        raise UsageError("the demo always uses the shipped database (omit --database and --database-dir)")
     check_output_dir(a.output)
     defaults = DemoConfig()
     try:

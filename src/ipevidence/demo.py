@@ -141,11 +141,16 @@ class DemoResult:
     cases: tuple[DemoCase, ...]
     report: ReportFiles
     seconds: dict[str, float]
+    #: what the ground truth made of the archive: days used, days not generated, corrupt days named
+    archive_note: str = ""
+    #: why each country of the table that is not valid is not (criterion, figure, threshold)
+    why: Table | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "config": self.config.to_dict(),
             "archive_days": self.archive_days,
+            "archive_note": self.archive_note,
             "ground_truth_rows": self.ground_truth_rows,
             "ground_truth": self.ground_truth_path.name,
             "table": self.table.to_dict(),
@@ -154,7 +159,13 @@ class DemoResult:
         }
 
     def __str__(self) -> str:
-        lines = [str(self.funnel), "", str(self.table), "", "Assessed addresses:"]
+        lines = [str(self.funnel)]
+        if self.archive_note:
+            lines += ["", self.archive_note]
+        lines += ["", str(self.table)]
+        if self.why is not None:
+            lines += ["", str(self.why)]
+        lines += ["", "Assessed addresses (outcome, then the one-sentence reason):"]
         lines += [f"  - {c}" for c in self.cases]
         lines += ["", str(self.report), f"ground truth:    {self.ground_truth_path}"]
         return "\n".join(lines)
@@ -275,8 +286,8 @@ def _case(
         v = assessor.assess(ip, date, claimed_country=claimed, asn=asn)
     except IpEvidenceError as exc:
         return DemoCase(label, ip, claimed, None, None, str(exc), f"{ip} refused: {exc}", asn)
-    head = str(v).split("\n", 1)[0].split(". ")
-    summary = ". ".join(head[:2]).rstrip(".") + "."
+    where = v.located_country or "no country"
+    summary = f"{ip} on {date.isoformat()}: placed in {where}, {v.outcome.upper()}. {v.lead_reason()}"
     return DemoCase(label, ip, claimed, v.outcome, v.located_country, None, summary, asn)
 
 
@@ -286,7 +297,7 @@ def run_demo(config: DemoConfig | None = None, *, log: Callable[[str], None] | N
     from .assessment import EvidentialAssessor, Policy
     from .backends import open_database
     from .history import build_ground_truth
-    from .report.build import assessor_report, top_countries
+    from .report.build import assessor_report, outcome_reasons_table, top_countries
 
     cfg = config or DemoConfig()
     say = log or (lambda _msg: None)
@@ -336,6 +347,7 @@ def run_demo(config: DemoConfig | None = None, *, log: Callable[[str], None] | N
             executor=pool,
         )
     gt_path = gt.save(out / "ground-truth-v4.npz")
+    archive_note = _archive_note(gt.provenance, cfg.every)
     seconds["ground_truth"] = time.perf_counter() - t1
     rows = [(s.name, s.rows_in, s.removed, s.rows_out) for s in gt.funnel.steps]
     funnel = Table("Filter funnel (IPv4)", ("step", "in", "removed", "out"), rows)
@@ -353,6 +365,7 @@ def run_demo(config: DemoConfig | None = None, *, log: Callable[[str], None] | N
     if cfg.misplaced_country not in countries:
         countries.append(cfg.misplaced_country)
     table = assessor.table(countries, cfg.evidence_date)
+    why = outcome_reasons_table([assessor.evaluate_country(c, first, last) for c in countries])
     outcomes = {row[0]: row[-1] for row in table.rows}
     seconds["table"] = time.perf_counter() - t2
 
@@ -433,12 +446,30 @@ def run_demo(config: DemoConfig | None = None, *, log: Callable[[str], None] | N
         cases=tuple(cases),
         report=files,
         seconds={k: round(v, 2) for k, v in seconds.items()},
+        archive_note=archive_note,
+        why=why,
     )
     atomic_write_text(
         out / "demo.json",
         canonical_json({**result.to_dict(), "attribution": [DATABASE_ATTRIBUTION]}),
     )
     return result
+
+
+def _archive_note(provenance: Any, every: int) -> str:
+    """Archive days used and corrupt (each named with its reason): the generator plants one corrupt
+    day, which the ground truth records and skips."""
+    if provenance is None:
+        return ""
+    corrupt = list(provenance.corrupt)
+    named = "; ".join(f"{d.day.isoformat()} ({d.reason or 'corrupt'})" for d in corrupt)
+    text = (
+        f"Archive days: {len(provenance.used):,} used (every {_ordinal(every)} day), "
+        f"{len(provenance.missing):,} missing, {len(corrupt):,} corrupt"
+    )
+    if corrupt:
+        text += f": {named}; recorded in the provenance and skipped, never half-read"
+    return text + "."
 
 
 def _ordinal(n: int) -> str:

@@ -4,9 +4,10 @@ Everything here is a pure function of counts (no ground truth, no database), so 
 every figure by hand:
 
 * :func:`proportion_interval` / :func:`proportion_intervals` (vectorised): the Wilson score interval
-  (the default), the exact Clopper-Pearson interval (via ``scipy.stats.beta``) and the Jeffreys
-  interval, all two-sided at a configurable ``level``; a proportion of nothing (``n == 0``) has no
-  interval (NaN), never a division by zero;
+  (the default), the exact Clopper-Pearson interval (beta quantiles from ``scipy.special``, not
+  ``scipy.stats``, which would cost about 0.4 s to import) and the Jeffreys interval, all
+  two-sided at a configurable ``level``; a proportion of nothing (``n == 0``) has no interval
+  (NaN), never a division by zero;
 * :func:`clustered_intervals` / :func:`clustered_interval`: the same intervals when one probe gives
   many addresses (a ratio-estimator design effect over probes with a Korn-Graubard
   degrees-of-freedom correction, :func:`effective_counts`); exactly the plain interval when every
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import stats as _sst
+from scipy import special as _special
 
 if TYPE_CHECKING:
     from .likelihood import LikelihoodRatio, likelihood_ratio
@@ -43,16 +44,19 @@ __all__ = [
     "IntervalMethod",
     "LikelihoodRatio",
     "ZeroCountMethod",
+    "beta_ppf",
     "clustered_interval",
     "clustered_intervals",
     "conservative_lr",
     "effective_counts",
     "likelihood_ratio",
+    "norm_ppf",
     "percent_down",
     "proportion_interval",
     "proportion_intervals",
     "round_directed",
     "rule_of_three_upper",
+    "t_ppf",
     "verbal_scale",
 ]
 
@@ -90,10 +94,27 @@ def _check_level(level: float) -> None:
         raise ValueError(f"confidence level must lie strictly between 0 and 1, not {level!r}")
 
 
+def beta_ppf(q: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike) -> Any:
+    """Quantile ``q`` of Beta(a, b): ``scipy.special.betaincinv`` (what ``scipy.stats.beta.ppf``
+    computes, value for value, without importing ``scipy.stats``, which costs about 0.4 s)."""
+    return _special.betaincinv(a, b, q)
+
+
+def t_ppf(q: npt.ArrayLike, df: npt.ArrayLike) -> Any:
+    """Quantile ``q`` of Student's t with ``df`` degrees of freedom: ``scipy.special.stdtrit`` (what
+    ``scipy.stats.t.ppf`` computes, value for value)."""
+    return _special.stdtrit(df, q)
+
+
+def norm_ppf(q: npt.ArrayLike) -> Any:
+    """Quantile ``q`` of the standard normal: ``scipy.special.ndtri`` (``scipy.stats.norm.ppf``)."""
+    return _special.ndtri(q)
+
+
 @functools.lru_cache(maxsize=64)
 def _z(level: float) -> float:
     """The two-sided standard normal quantile of a confidence level (cached: scipy calls are slow)."""
-    return float(_sst.norm.ppf(1.0 - (1.0 - level) / 2.0))
+    return float(_special.ndtri(1.0 - (1.0 - level) / 2.0))
 
 
 def proportion_intervals(
@@ -130,11 +151,11 @@ def proportion_intervals(
         high = np.where(k == n, 1.0, high)
     elif method == "clopper-pearson":
         with np.errstate(invalid="ignore"):
-            low = np.where(k == 0, 0.0, _sst.beta.ppf(alpha / 2.0, np.maximum(k, 1e-300), n - k + 1.0))
-            high = np.where(k == n, 1.0, _sst.beta.ppf(1.0 - alpha / 2.0, k + 1.0, np.maximum(n - k, 1e-300)))
+            low = np.where(k == 0, 0.0, beta_ppf(alpha / 2.0, np.maximum(k, 1e-300), n - k + 1.0))
+            high = np.where(k == n, 1.0, beta_ppf(1.0 - alpha / 2.0, k + 1.0, np.maximum(n - k, 1e-300)))
     elif method == "jeffreys":
-        low = np.where(k == 0, 0.0, _sst.beta.ppf(alpha / 2.0, k + 0.5, n - k + 0.5))
-        high = np.where(k == n, 1.0, _sst.beta.ppf(1.0 - alpha / 2.0, k + 0.5, n - k + 0.5))
+        low = np.where(k == 0, 0.0, beta_ppf(alpha / 2.0, k + 0.5, n - k + 0.5))
+        high = np.where(k == n, 1.0, beta_ppf(1.0 - alpha / 2.0, k + 0.5, n - k + 0.5))
     else:
         raise ValueError(f"unknown interval method {method!r}: expected one of {', '.join(INTERVAL_METHODS)}")
     low = np.where(empty, np.nan, low).astype(np.float64)
@@ -334,8 +355,8 @@ def effective_counts(
         var_srs = p * (1.0 - p) / (safe_n - 1.0)
         floor = 1.0 + min_icc * np.maximum(ssq / safe_n - 1.0, 0.0)
         deff_raw = np.maximum(floor, var_c / var_srs)
-        t_n = _sst.t.ppf(1.0 - alpha / 2.0, np.maximum(n - 1.0, 1.0))
-        t_k = _sst.t.ppf(1.0 - alpha / 2.0, np.maximum(k_c - 1.0, 1.0))
+        t_n = t_ppf(1.0 - alpha / 2.0, np.maximum(n - 1.0, 1.0))
+        t_k = t_ppf(1.0 - alpha / 2.0, np.maximum(k_c - 1.0, 1.0))
         df_factor = np.where(k_c >= n, 1.0, (t_n / t_k) ** 2)
         n_eff = safe_n / deff_raw * df_factor
     single = k_c >= n  # every cluster gives exactly one trial

@@ -15,6 +15,7 @@ from typing import Any, Final, Literal
 
 import attrs
 
+from . import _safetext
 from .accuracy import CountryAccuracy, YearAccuracy
 from .countries import country_name
 from .coverage import CoverageResult
@@ -82,6 +83,12 @@ class Criterion:
     def threshold_text(self) -> str:
         return _fmt(self.threshold, self.unit)
 
+    def sign_text(self) -> str:
+        """The comparison as a reader's sign (``≥``, ``≤``, ``=``); empty without a threshold."""
+        if self.threshold is None:
+            return ""
+        return _SIGNS.get(self.comparison, self.comparison)
+
     def status(self) -> str:
         if self.passed is None:
             return "not measured" if self.figure is None else "reported"
@@ -96,6 +103,14 @@ class Criterion:
         fig = self.figure_text()
         thr = "" if self.threshold is None else f" (threshold {self.comparison} {self.threshold_text()})"
         return f"{self.description}: {fig}{thr} - {self.status()}"
+
+
+#: the comparison signs a reader expects, for the criteria's ASCII comparisons
+_SIGNS: Final = {">=": "\u2265", "<=": "\u2264", "==": "=", ">": ">", "<": "<"}
+
+#: a conservative LR at or above this (ENFSI "moderately strong" and up) next to a verdict that is
+#: not valid gets one sentence saying how both can be true
+STRONG_LR: Final = 100.0
 
 
 def _fmt(value: Any, unit: str = "", *, direction: str = "nearest") -> str:
@@ -195,6 +210,12 @@ class Verdict:
     def is_valid(self) -> bool:
         return self.outcome == VALID
 
+    def data_attribution(self) -> tuple[str, ...]:
+        """The attribution the network data used for this verdict requires (a shipped IP-to-ASN
+        table's licence: CC BY 4.0 or CC BY-SA 4.0), to print beside the database's own."""
+        text = self.network.get("asn_source_attribution")
+        return (str(text),) if text else ()
+
     def to_dict(self) -> dict[str, Any]:
         data = {
             "ip": self.ip,
@@ -286,8 +307,12 @@ class Verdict:
         if net_acc:
             parts.append(net_acc)
         parts.extend(self._lr_lines())
+        both = self.lr_conflict_note()
+        if both:
+            parts.append(both)
+        db = self.provenance.get("database", {})
         parts.append(
-            f"Database built {self.provenance.get('database', {}).get('build_date', '?')}, "
+            f"Database {db.get('name', '?')} built {db.get('build_date', '?')}, "
             f"{self.database_gap_days} days from the evidence date."
         )
         lines = [" ".join(parts), "", "Criteria:"]
@@ -295,34 +320,47 @@ class Verdict:
         return "\n".join(lines)
 
     def to_markdown(self) -> str:
-        out = [f"### Verdict: {self.outcome.upper()}", "", self._headline(), ""]
-        out.extend(f"- {r}" for r in self.reasons)
-        out += ["", "| Group | Criterion | Figure | Threshold | Result |", "|---|---|---|---|---|"]
+        """The verdict as Markdown: outcome, one-sentence reason, the other reasons, the criteria
+        table (with comparison signs), window, network, accuracy, LR and database. Text that can
+        come from input files (database and network names, addresses) is neutralised."""
+        m = _safetext.markdown
+        out = [f"### Verdict: {self.outcome.upper()}", "", m(self._headline()), ""]
+        lead = self.lead_reason()
+        if lead:
+            out += [f"**Reason:** {m(lead)}", ""]
+        out.extend(f"- {m(r)}" for r in self.reasons[1:])
+        out += ["", "| Group | Criterion | Figure | Test | Threshold | Result |", "|---|---|---|---|---|---|"]
         for c in self.criteria:
-            thr = "" if c.threshold is None else f"{c.comparison} {c.threshold_text()}"
-            out.append(f"| {c.group} | {c.description} | {c.figure_text()} | {thr} | {c.status()} |")
-        out += ["", self._window_text(), "", self._network_text()]
+            thr = "" if c.threshold is None else c.threshold_text()
+            cells = (c.group, c.description, c.figure_text(), c.sign_text(), thr, c.status())
+            out.append("| " + " | ".join(m(x) for x in cells) + " |")
+        out += ["", m(self._window_text()), "", m(self._network_text())]
         net_acc = self._network_accuracy_text()
         if net_acc:
-            out += ["", net_acc]
+            out += ["", m(net_acc)]
         if self.accuracy is not None:
             out += ["", self.accuracy.table().to_markdown()]
         lr_lines = self._lr_lines()
+        both = self.lr_conflict_note()
+        if both:
+            lr_lines.append(both)
         if lr_lines:
-            out += ["", "**Likelihood ratio**", ""] + [f"- {line}" for line in lr_lines]
+            out += ["", "**Likelihood ratio**", ""] + [f"- {m(line)}" for line in lr_lines]
         db = self.provenance.get("database", {})
-        out += [
-            "",
-            f"_ipevidence {self.provenance.get('library_version')}, "
-            f"policy {self.provenance.get('policy', {}).get('name')}, "
-            f"database {db.get('name')} (built {db.get('build_date')}, SHA-256 {db.get('sha256')})._",
-        ]
+        policy = self.provenance.get("policy", {}) or {}
+        foot = (
+            f"ipevidence {self.provenance.get('library_version')}, policy {policy.get('name')}, database "
+            f"{db.get('name')} (built {db.get('build_date')}, SHA-256 {db.get('sha256')})."
+        )
+        out += ["", f"*{m(foot)}*"]
         return "\n".join(out) + "\n"
 
     def to_pandas(self) -> Any:
         """The criteria as a pandas DataFrame, one row per criterion (figure, threshold, result);
-        pandas is optional and imported only here."""
-        import pandas as pd
+        pandas is optional and imported only here (``pip install 'ipevidence[pandas]'``)."""
+        from ._optional import import_pandas
+
+        pd = import_pandas("Verdict.to_pandas()")
 
         return pd.DataFrame(
             [
@@ -340,25 +378,102 @@ class Verdict:
             columns=["group", "criterion", "figure", "threshold", "comparison", "required", "result"],
         )
 
-    def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><td>{html.escape(c.group)}</td><td>{html.escape(c.description)}</td>"
-            f"<td>{html.escape(c.figure_text())}</td>"
-            f"<td>{html.escape('' if c.threshold is None else f'{c.comparison} {c.threshold_text()}')}</td>"
-            f"<td>{html.escape(c.status())}</td></tr>"
-            for c in self.criteria
-        )
-        acc = self.accuracy.table()._repr_html_() if self.accuracy is not None else ""
-        reasons = "".join(f"<li>{html.escape(r)}</li>" for r in self.reasons)
-        facts = [self._window_text(), self._network_text()]
-        net_acc = self._network_accuracy_text()
-        if net_acc:
-            facts.append(net_acc)
-        facts.extend(self._lr_lines())
-        extra = "".join(f"<p>{html.escape(t)}</p>" for t in facts)
+    def lead_reason(self) -> str:
+        """The verdict's reason in one sentence: the most decisive reason (the assessor lists it
+        first), e.g. "Every required criterion passed." or the first failing criterion."""
+        if not self.reasons:
+            return ""
+        first = self.reasons[0].strip()
+        return f"{first[0].upper()}{first[1:]}" + ("" if first.endswith(".") else ".")
+
+    def lr_conflict_note(self) -> str | None:
+        """One sentence when the location is not valid evidence but its likelihood ratio still shows
+        strong support (conservative LR of at least :data:`STRONG_LR`): how both can be true."""
+        lr = self.likelihood_ratio
+        head = getattr(lr, "headline", None) if lr is not None else None
+        if self.outcome == VALID or head is None:
+            return None
+        conservative = getattr(head, "conservative", None)
+        if conservative is None or conservative < STRONG_LR:
+            return None
         return (
-            f"<div><h3>Verdict: {html.escape(self.outcome.upper())}</h3>"
-            f"<p>{html.escape(self._headline())}</p><ul>{reasons}</ul>"
-            "<table><thead><tr><th>Group</th><th>Criterion</th><th>Figure</th><th>Threshold</th><th>Result</th>"
-            f"</tr></thead><tbody>{rows}</tbody></table>{extra}{acc}</div>"
+            f"Both can be true: the likelihood ratio ({head.verbal}) only compares how often the database "
+            f"says {self.located_country} for devices there with how rarely it says so for devices "
+            "elsewhere, while validity also asks that the database be right about this country at least "
+            "the threshold's share of the time, on enough ground truth, for an address that can be "
+            "evidence; a strong likelihood ratio does not make this location valid evidence."
         )
+
+    def _database_text(self) -> str:
+        db = self.provenance.get("database", {}) or {}
+        name = db.get("name", "?")
+        sha = db.get("sha256")
+        return (
+            f"Database {name}, built {db.get('build_date', '?')}, {self.database_gap_days:,} days from "
+            f"the evidence date" + (f"; SHA-256 {sha}" if sha else "") + "."
+        )
+
+    def to_html_block(self, *, heading_level: int = 3) -> str:
+        """The verdict as a structured HTML block (the report's form; ``_repr_html_`` too): the
+        outcome and its one-sentence reason first, then every other reason, the criteria table
+        (criterion, figure, comparison sign, threshold, result), the likelihood ratio with Hp and Hd
+        in words, the network, the window and the database with its date. Everything is escaped;
+        nothing is preformatted, so the text wraps on any screen and on paper. Controls and bidi
+        overrides from input text are shown as visible escapes (they could reorder what is read)."""
+
+        def e(text: str) -> str:
+            return html.escape(_safetext.plain(text))
+
+        h = max(1, min(6, heading_level))
+        slug = self.outcome.replace(" ", "-")
+        out = [
+            f'<article class="verdict verdict-{e(slug)}">',
+            f"<h{h}>Verdict: {e(self.outcome.upper())}</h{h}>",
+            f'<p class="verdict-headline">{e(self._headline())}</p>',
+        ]
+        lead = self.lead_reason()
+        if lead:
+            out.append(f'<p class="verdict-reason"><strong>Reason:</strong> {e(lead)}</p>')
+        more = [r for r in self.reasons[1:] if r.strip()]
+        if more:
+            out.append('<ul class="verdict-reasons">')
+            out += [f"<li>{e(r[0].upper() + r[1:])}</li>" for r in more]
+            out.append("</ul>")
+        out.append('<table class="criteria">')
+        out.append(f"<caption>Criteria ({len(self.criteria)})</caption>")
+        out.append(
+            "<thead><tr><th>Group</th><th>Criterion</th><th>Figure</th><th>Test</th><th>Threshold</th>"
+            "<th>Result</th></tr></thead><tbody>"
+        )
+        for c in self.criteria:
+            status = c.status()
+            cls = {"pass": "pass", "FAIL": "fail", "insufficient": "fail", "flag": "flag"}.get(status, "nm")
+            out.append(
+                f"<tr><td>{e(c.group)}</td><td>{e(c.description)}</td>"
+                f'<td class="num">{e(c.figure_text())}</td><td class="sign">{e(c.sign_text())}</td>'
+                f'<td class="num">{e("" if c.threshold is None else c.threshold_text())}</td>'
+                f'<td class="result result-{cls}">{e(status)}{"" if c.required else " (informational)"}'
+                "</td></tr>"
+            )
+        out.append("</tbody></table>")
+        facts: list[tuple[str, str]] = []
+        lr_lines = self._lr_lines()
+        both = self.lr_conflict_note()
+        if lr_lines or both:
+            facts.append(("Likelihood ratio", " ".join([*lr_lines, *([both] if both else [])])))
+        if self.accuracy is not None and self.accuracy.addresses:
+            facts.append(("Accuracy", f"On the ground truth of {self.accuracy}."))
+        facts.append(("Window", self._window_text()))
+        net = self._network_text()
+        net_acc = self._network_accuracy_text()
+        facts.append(("Network", net + (f" {net_acc}" if net_acc else "")))
+        facts.append(("Database", self._database_text()))
+        out.append('<dl class="verdict-facts">')
+        for k, v in facts:
+            out.append(f"<dt>{e(k)}</dt><dd>{e(v)}</dd>")
+        out.append("</dl></article>")
+        return "\n".join(out)
+
+    def _repr_html_(self) -> str:
+        acc = self.accuracy.table()._repr_html_() if self.accuracy is not None else ""
+        return f"<div>{self.to_html_block()}{acc}</div>"

@@ -101,14 +101,44 @@ def test_fuzz_archive_day_json_and_bzip2() -> None:
         def fuzz_text(plan):
             check(mutate(TEXT, plan))
 
+        import os, tempfile
+        from ipevidence.archive import verify_bzip2
+        SCRATCH = os.path.join(tempfile.mkdtemp(), "20200101.json.bz2")
+
+        def outcome(data, threads):
+            try:
+                return sorted(parse_day(data, DAY, threads=threads).counts.items())
+            except ArchiveCorruptError as exc:
+                return exc.reason
+
         @FUZZ
         @given(mutations(len(BZ)))
         def fuzz_bzip2(plan):
-            check(mutate(BZ, plan))
+            data = mutate(BZ, plan)
+            check(data)
+            # the block-parallel path gives exactly the sequential path's result or error
+            assert outcome(data, 1) == outcome(data, 2)
+            # the download verifier never raises, and never passes a stream parse_day finds broken
+            with open(SCRATCH, "wb") as fh:
+                fh.write(data)
+            verdict = verify_bzip2(SCRATCH)
+            assert verdict is None or isinstance(verdict, str)
+            if verdict is None and isinstance(outcome(data, 1), str):
+                assert "bzip2" not in outcome(data, 1)
+
+        # several bzip2 blocks (level 1: 100 kB blocks), so the block-parallel path is taken
+        BIG = bz2.compress(json.dumps({"objects": recs * 1200}).encode(), 1)
+
+        @FUZZ
+        @given(mutations(len(BIG)))
+        def fuzz_blocks(plan):
+            data = mutate(BIG, plan)
+            assert outcome(data, 1) == outcome(data, 2)
 
         def run():
             fuzz_text()
             fuzz_bzip2()
+            fuzz_blocks()
         """,
         examples=200,
     )

@@ -43,6 +43,7 @@ _MEMBERS: Final = frozenset({*SNAPSHOT_COLUMNS, "counts_keys", "counts_values", 
 #: the largest parsed-day cache file read (a day of the 1,000,000-record cap is about 55 MB);
 #: anything larger is a miss, never read
 MAX_CACHE_FILE_BYTES: Final = 256 * 2**20
+_MAX_REASON_BYTES: Final = 64 * 1024
 
 
 def save_snapshot(path: str | os.PathLike[str], snap: DaySnapshot, *, sha256: str = "") -> None:
@@ -137,9 +138,12 @@ class ParsedDayCache:
     def get_corrupt(self, sha256: str) -> str | None:
         """The recorded reason why the file with this SHA-256 could not be read, or None."""
         try:
-            text = self.corrupt_path_for(sha256).read_text("utf-8")
+            with open(self.corrupt_path_for(sha256), "rb") as fh:
+                text = fh.read(_MAX_REASON_BYTES + 1).decode("utf-8")
         except (OSError, UnicodeDecodeError):
             return None
+        if len(text) > _MAX_REASON_BYTES:
+            return None  # not a reason this library wrote: a miss
         return text.strip() or None
 
     def put_corrupt(self, sha256: str, reason: str) -> Path:

@@ -17,6 +17,7 @@ A file that cannot be read whole (truncated bzip2, not JSON, an HTML page, no ``
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import datetime as dt
 import gc
@@ -619,13 +620,27 @@ def _repair_text(text: bytes) -> tuple[bytes | None, _Counts]:
     try:
         out.decode("utf-8")
     except UnicodeDecodeError:
-        fixed = out.decode("utf-8", "surrogateescape")
-        bad = len(_ESCAPED_BYTE_RE.findall(fixed))
-        out = fixed.encode("utf-8", "replace")
+        out, bad = _repair_utf8(out)
         notes.add("repaired_invalid_utf8", bad)
     if not notes.c:
         return None, notes
     return out, notes
+
+
+_REPAIR_STEP: Final = 8 * 2**20
+
+
+def _repair_utf8(text: bytes) -> tuple[bytes, int]:
+    """``text`` with every byte that is not part of valid UTF-8 replaced by ``?`` (same length),
+    and how many; done in steps of 8 MiB, so it needs the output plus one step of memory."""
+    decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+    parts: list[bytes] = []
+    bad = 0
+    for i in range(0, len(text), _REPAIR_STEP):
+        chunk = decoder.decode(text[i : i + _REPAIR_STEP], final=i + _REPAIR_STEP >= len(text))
+        bad += len(_ESCAPED_BYTE_RE.findall(chunk))
+        parts.append(chunk.encode("utf-8", "replace"))
+    return b"".join(parts), bad
 
 
 # ---------------------------------------------------------------------------------------------
@@ -788,7 +803,15 @@ def read_day_file(path: str | os.PathLike[str], max_decompressed: int = DEFAULT_
                 sha256=sha256_file(path),
             )
         fh.seek(0)
-        return fh.read()
+        raw = fh.read(limit + 1)  # never more, even if the file grows while it is read
+    if len(raw) > limit:
+        name = Path(os.fspath(path)).name
+        raise ArchiveCorruptError(
+            f"grew past {limit:,} bytes while it was read (limit max_decompressed)",
+            path=name,
+            day=_day_or_none(name),
+        )
+    return raw
 
 
 def _day_or_none(name: str) -> dt.date | None:
@@ -850,11 +873,24 @@ def parse_day(
                 text = bunzip(raw, max_decompressed)
         except ValueError as exc:
             raise fail(str(exc)) from None
+        except MemoryError:
+            raise fail(_OUT_OF_MEMORY) from None
         del raw
     else:
         text = raw
         if len(text) > max_decompressed:
             raise fail(f"larger than {max_decompressed} bytes (limit max_decompressed)")
     source = ArchiveDay(day=day, status="ok", name=name, sha256=sha)
-    with _gc_paused():
-        return _decode(text, day, source, fail, max_records, max_decode_memory)
+    try:
+        with _gc_paused():
+            return _decode(text, day, source, fail, max_records, max_decode_memory)
+    except MemoryError:
+        # a last resort below the stated bounds (a process limit lower than they assume): the
+        # day is corrupt for this run, and the verdict is not cached (it names a limit)
+        raise fail(_OUT_OF_MEMORY) from None
+
+
+_OUT_OF_MEMORY: Final = (
+    "ran out of memory while reading this day, within the stated bounds (limit of this process's "
+    "memory: lower max_decompressed, max_records or max_decode_memory, or allow more memory)"
+)

@@ -24,7 +24,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Final, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 import requests
 import urllib3
@@ -255,6 +255,34 @@ class HttpArchive:
 
     def describe(self) -> str:
         return self.base_url
+
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy sent to another process (a Dask worker: ``iter_days(fetch_on_workers=True)``)
+        keeps: the URL, cache directory, limits and retry settings. The copy opens its own HTTP
+        session (a custom ``session`` and ``sleep`` are not sent) and starts with no download
+        state of its own."""
+        keep = ("base_url", "cache_dir", "timeout", "retries", "backoff", "workers", "max_decompressed")
+        state: dict[str, Any] = {k: self.__dict__[k] for k in keep}
+        state.update(
+            max_download=self.max_download, deadline=self.deadline, unreachable_after=self.unreachable_after
+        )
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        cache_dir = Path(state["cache_dir"])
+        self.__init__(  # type: ignore[misc]
+            state["base_url"],
+            cache_dir.parent,
+            timeout=state["timeout"],
+            retries=state["retries"],
+            backoff=state["backoff"],
+            workers=state["workers"],
+            max_decompressed=state["max_decompressed"],
+            max_download=state["max_download"],
+            deadline=state["deadline"],
+            unreachable_after=state["unreachable_after"],
+        )
+        self.cache_dir = cache_dir
 
     def __repr__(self) -> str:
         return f"HttpArchive({self.base_url!r}, cache_dir={str(self.cache_dir.parent)!r})"

@@ -2,7 +2,7 @@
 
 * :mod:`.document`: the document model (:class:`Table`, :class:`Figure`, :class:`Section`,
   :class:`Report`) and its renderers;
-* :mod:`.figures`: the paper's figures, improved (matplotlib, optional extra ``[plots]``);
+* :mod:`.figures`: the paper's figures, improved (matplotlib, a dependency, imported lazily);
 * :mod:`.build`: turning the library's results (ground truth, accuracy, verdicts, tamper findings)
   into a :class:`Report`.
 """

@@ -21,7 +21,8 @@ from .._version import __version__
 from ..countries import country_name, normalize_country
 from ..defaults import DATABASE_ATTRIBUTION, attribution_for
 from ..jsonutil import to_jsonable
-from .document import Cell, Figure, Report, Section, Table
+from ..verdict import STRONG_LR
+from .document import Block, Cell, Figure, Report, Section, Table
 from .figures import (
     NO_PLOTS_NOTE,
     NaiveComparison,
@@ -46,7 +47,10 @@ __all__ = [
     "lr_section",
     "lr_series",
     "naive_comparison",
+    "outcome_reasons_table",
+    "preset_differences",
     "top_countries",
+    "verdict_block",
 ]
 
 
@@ -136,19 +140,33 @@ def lr_series(
 
 
 def lr_section(
-    located: LocatedGroundTruth, codes: Sequence[str], first: int, last: int, policy: Any, draw: bool
+    located: LocatedGroundTruth,
+    codes: Sequence[str],
+    first: int,
+    last: int,
+    policy: Any,
+    draw: bool,
+    outcomes: Mapping[str, str] | None = None,
 ) -> Section:
-    """The likelihood-ratio section under the policy's alternative hypothesis, Hp and Hd in words."""
+    """The likelihood-ratio section under the policy's alternative hypothesis, Hp and Hd in words.
+
+    ``outcomes`` (country -> Table 8 outcome): a country that is not valid evidence although its
+    conservative LR shows strong support (at least :data:`~ipevidence.verdict.STRONG_LR`) gets one
+    sentence saying how both can be true."""
     from ..assessment import policy_likelihood_ratio
 
     rows: list[tuple[Cell, ...]] = []
     hd_texts: list[str] = []
+    both: list[str] = []
     for c in codes:
         lr, note = policy_likelihood_ratio(located, policy, c, c, first, last)
         head = None if lr is None else lr.headline
         if lr is None or head is None:
             rows.append((c, None, None, None, None, None, note or "not computed"))
             continue
+        outcome = (outcomes or {}).get(c)
+        if outcome is not None and outcome != "valid" and head.conservative >= STRONG_LR:
+            both.append(c)
         if lr.hd not in hd_texts:
             hd_texts.append(lr.hd)
         against = lr.weakest_against or ("weighted mixture" if lr.mode == "weighted" else "pooled")
@@ -171,6 +189,14 @@ def lr_section(
         "confusion matrix; the conservative LR is the end of its interval closest to 1.",
         *(f"Hd as computed: {t}." for t in hd_texts[:3]),
     ]
+    if both:
+        paragraphs.append(
+            f"{', '.join(both)}: not valid evidence in Table 8 although the likelihood ratio shows strong "
+            "support. Both can be true: the LR only compares how often the database says C for devices "
+            "in C with how rarely it says C for devices elsewhere, while validity also asks that the "
+            "database be right about C at least the threshold's share of the time on enough ground "
+            "truth and with a valid geography; a strong LR does not make the location valid evidence."
+        )
     return Section(
         "Likelihood ratio",
         paragraphs=tuple(paragraphs),
@@ -258,18 +284,105 @@ def ground_truth_provenance(located: LocatedGroundTruth) -> dict[str, Any]:
     return out
 
 
+def verdict_block(verdict: Any) -> Block:
+    """A verdict as a report :class:`Block`: the structured HTML (outcome and one-sentence reason
+    first, then the criteria table, the LR with Hp and Hd in words, the database and its date),
+    Markdown and text from the verdict's own renderers."""
+    return Block(
+        "verdict",
+        html=verdict.to_html_block(heading_level=3),
+        markdown=verdict.to_markdown(),
+        text=str(verdict),
+        data={"ip": verdict.ip, "date": verdict.date.isoformat(), "outcome": verdict.outcome},
+    )
+
+
 def _verdict_section(verdicts: Sequence[Any]) -> Section:
-    blocks = []
-    for v in verdicts:
-        blocks.append(str(v).rstrip())
     return Section(
         "Verdicts",
         paragraphs=(
-            "Each verdict names every criterion, its figure, its threshold and whether it passed; "
-            "the JSON report holds the full structured form.",
+            "Each verdict gives its outcome and the reason first, then every criterion with its figure, "
+            "the comparison, the threshold and the result; the JSON report holds the full structured "
+            "form.",
         ),
-        preformatted="\n\n".join(blocks),
+        blocks=[verdict_block(v) for v in verdicts],
     )
+
+
+def outcome_reasons_table(evaluations: Sequence[Any]) -> Table | None:
+    """Why each country of Table 8 is not valid (or has insufficient data): every failing or
+    unmeasured required criterion, and every failing valid-geography indicator, with its figure,
+    comparison and threshold. None when every country is valid with a valid geography."""
+    rows: list[tuple[Cell, ...]] = []
+    for ev in evaluations:
+        for c in ev.criteria:
+            geography_fail = c.group == "geography" and c.passed is False and c.name != "overseas_parts"
+            unmeasured = c.required and c.passed is None
+            shown = c.failed or geography_fail or unmeasured
+            if not shown or (ev.outcome == "valid" and not geography_fail):
+                continue
+            rows.append(
+                (
+                    ev.country,
+                    ev.outcome,
+                    c.description,
+                    c.figure_text(),
+                    c.sign_text(),
+                    "" if c.threshold is None else c.threshold_text(),
+                    c.status(),
+                )
+            )
+    if not rows:
+        return None
+    return Table(
+        "Why: the criteria behind each outcome that is not valid, and each geography that is not valid",
+        ("Country", "Outcome", "Criterion", "Figure", "Test", "Threshold", "Result"),
+        rows,
+        note="Valid geography is 'no' when any of its objective indicators fails (distinct probes, "
+        "distinct ASNs, population coverage, records removed at the border); figures are rounded "
+        "against passing.",
+    )
+
+
+def _short(value: Any) -> str:
+    text = ", ".join(str(x) for x in value) if isinstance(value, list | tuple) else str(value)
+    if isinstance(value, list | tuple) and len(text) > 80:
+        text = f"{len(value)} entries"
+    return text
+
+
+def preset_differences(policy: Any | None, ground_truth_parameters: Mapping[str, Any] | None) -> list[str]:
+    """The parameters that differ from their named preset, in words (``name: value (preset: value)``):
+    the assessor's policy against ``Policy.preset(policy.name)`` and the ground truth's build
+    parameters against ``GroundTruthParams.preset_params(preset)``."""
+    out: list[str] = []
+    if policy is not None:
+        from ..policy import Policy
+
+        try:
+            base = Policy.preset(policy.name).to_dict()
+        except (ValueError, KeyError):
+            base = {}
+        mine = policy.to_dict()
+        out += [
+            f"policy {k}: {_short(mine[k])} (preset: {_short(base[k])})"
+            for k in sorted(mine)
+            if k in base and to_jsonable(mine[k]) != to_jsonable(base[k])
+        ]
+    params = dict(ground_truth_parameters or {})
+    if params.get("preset"):
+        from ..history import GroundTruthParams
+
+        try:
+            base_gt = GroundTruthParams.preset_params(str(params["preset"])).to_dict()
+        except ValueError:
+            base_gt = {}
+        out += [
+            f"ground truth {k}: {_short(params[k])} (preset: {_short(base_gt[k])})"
+            for k in sorted(base_gt)
+            if k in params and to_jsonable(params[k]) != to_jsonable(base_gt[k])
+        ]
+    return out
 
 
 def evidence_report(
@@ -290,11 +403,18 @@ def evidence_report(
     title: str | None = None,
     figures: bool = True,
     policy: Any | None = None,
+    country_evaluations: Sequence[Any] = (),
+    case_id: str | None = None,
+    examiner: str | None = None,
+    after_verdicts: Sequence[Section] = (),
 ) -> Report:
     """A whole report on the evidential value of a database's country answers at ``evidence_date``.
 
     ``policy`` (a :class:`~ipevidence.policy.Policy`, default the ``default`` preset) decides the
-    likelihood ratio: whether it is reported and against which alternative hypothesis."""
+    likelihood ratio: whether it is reported and against which alternative hypothesis.
+    ``country_evaluations`` (:class:`~ipevidence.verdict.CountryEvaluation`, one per Table 8 row)
+    add the table of reasons under Table 8. ``case_id`` and ``examiner`` are printed in the
+    report's header (and page margin) only when given."""
     from ..accuracy import address_table, database_accuracy_table, naive_methods_table
 
     pol = _report_policy(policy)
@@ -325,10 +445,14 @@ def evidence_report(
     )
     if verdicts:
         sections.append(_verdict_section(verdicts))
+    sections.extend(after_verdicts)
 
     tables: list[Table] = []
     if evidential_table is not None:
         tables.append(as_report_table(evidential_table))
+    why = outcome_reasons_table(country_evaluations)
+    if why is not None:
+        tables.append(why)
     figs: list[Figure] = []
     if draw and codes:
         f = accuracy_figure(
@@ -402,7 +526,8 @@ def evidence_report(
         )
 
         if pol.report_lr:
-            sections.append(lr_section(located, codes, first, last, pol, draw))
+            outcomes = {ev.country: ev.outcome for ev in country_evaluations}
+            sections.append(lr_section(located, codes, first, last, pol, draw, outcomes))
 
         cfigs: list[Figure] = []
         if draw:
@@ -438,12 +563,29 @@ def evidence_report(
         provenance["verdicts"] = [to_jsonable(v) for v in verdict_dicts]
     if extra_provenance:
         provenance.update(to_jsonable(dict(extra_provenance)))
+    changed = preset_differences(policy, located.ground_truth.parameters)
+    summary = [
+        (
+            "Differs from the presets",
+            "; ".join(changed) if changed else "nothing: every parameter is the named preset's",
+        )
+    ]
     return Report(
         title=title or f"Evidential value of IP country location at {evidence_date.isoformat()}",
         sections=sections,
         provenance=provenance,
         notes=all_notes,
-        attribution=attribution_for(db) if db is not None else (DATABASE_ATTRIBUTION,),
+        attribution=tuple(
+            dict.fromkeys(
+                [
+                    *(attribution_for(db) if db is not None else (DATABASE_ATTRIBUTION,)),
+                    *(line for v in verdicts for line in v.data_attribution()),
+                ]
+            )
+        ),
+        summary=summary,
+        case_id=case_id,
+        examiner=examiner,
     )
 
 
@@ -458,8 +600,11 @@ def assessor_report(
     extra_provenance: Mapping[str, Any] | None = None,
     title: str | None = None,
     figures: bool = True,
+    case_id: str | None = None,
+    examiner: str | None = None,
 ) -> Report:
-    """A report from an :class:`~ipevidence.assessment.EvidentialAssessor`: Table 8 under its policy,
+    """A report from an :class:`~ipevidence.assessment.EvidentialAssessor`: Table 8 under its policy
+    with the reasons for every outcome that is not valid,
     verdicts for ``addresses`` (an address, an (address, claimed country) pair or an (address,
     claimed country, AS number) triple, the ASN letting the cloud check run), and everything
     :func:`evidence_report` shows. An address that cannot be assessed (private, invalid, ...) is
@@ -480,14 +625,14 @@ def assessor_report(
             reason = str(exc)
             refused.append(reason if ip in reason else f"{ip}: {reason}")
     sections = list(extra_sections)
+    refused_sections = []
     if refused:
-        sections.insert(
-            0,
+        refused_sections.append(
             Section(
                 "Addresses that cannot be assessed",
                 paragraphs=("These addresses say nothing about a country location:",),
                 items=refused,
-            ),
+            )
         )
     provenance = {"policy": policy.to_dict(), **(dict(extra_provenance) if extra_provenance else {})}
     return evidence_report(
@@ -506,4 +651,8 @@ def assessor_report(
         title=title,
         figures=figures,
         policy=policy,
+        country_evaluations=[assessor.evaluate_country(c, first, last) for c in codes],
+        case_id=case_id,
+        examiner=examiner,
+        after_verdicts=refused_sections,
     )

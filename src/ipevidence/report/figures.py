@@ -1,8 +1,10 @@
-"""The report's figures, drawn with matplotlib (the optional extra ``[plots]``).
+"""The report's figures, drawn with matplotlib (a normal dependency; the ``[plots]`` extra is
+an empty alias kept for old install commands).
 
-matplotlib is imported lazily, with the non-interactive Agg backend. Every function returns a
-:class:`~ipevidence.report.document.Figure`, or None when matplotlib is not installed: the report
-then renders without figures and says so (:data:`NO_PLOTS_NOTE`). The inputs are plain numbers
+matplotlib is imported lazily (only when a figure is drawn), with the non-interactive Agg backend.
+Every function returns a :class:`~ipevidence.report.document.Figure`, or None when matplotlib
+cannot be imported (a broken or stripped environment): the report then renders without figures
+and says so (:data:`NO_PLOTS_NOTE`). The inputs are plain numbers
 (years, proportions, interval bounds), so the figures do not depend on how they were computed.
 """
 
@@ -30,8 +32,8 @@ __all__ = [
 ]
 
 NO_PLOTS_NOTE = (
-    "Figures were not rendered because matplotlib is not installed "
-    "(install the optional extra: pip install 'ipevidence[plots]'); every number is in the tables."
+    "Figures were not rendered because matplotlib, a dependency of ipevidence, cannot be imported "
+    "(reinstall: pip install --force-reinstall matplotlib); every number is in the tables."
 )
 
 _DPI = 110
@@ -266,39 +268,71 @@ def lr_figure(
     *,
     title: str = "Likelihood ratio per year",
     name: str = "lr-per-year",
+    columns: int = 3,
 ) -> Figure | None:
-    """Likelihood ratio per year (log scale) with its interval and the ENFSI verbal-scale bands."""
+    """Likelihood ratio per year (log scale) with its interval and the ENFSI verbal-scale bands, as
+    small multiples: one panel per series (country), sharing both axes, so no line hides another
+    and no legend covers the data."""
     plt = _pyplot()
     if plt is None:
         return None
-    fig, ax = plt.subplots(figsize=(8, 4.5))
+    n = max(1, len(series))
+    ncols = max(1, min(columns, n))
+    nrows = (n + ncols - 1) // ncols
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(2.9 * ncols + 0.9, 2.3 * nrows + 0.6), sharex=True, sharey=True, squeeze=False
+    )
     bands: Mapping[str, tuple[float, float]] = {
         "weak": (2, 10),
         "moderate": (10, 100),
-        "moderately strong": (100, 1_000),
+        "mod. strong": (100, 1_000),
         "strong": (1_000, 10_000),
         "very strong": (10_000, 1_000_000),
     }
-    for i, (label, (lo, hi)) in enumerate(bands.items()):
-        ax.axhspan(lo, hi, color="#888", alpha=0.05 + 0.03 * i, linewidth=0)
-        ax.text(1.005, np.sqrt(lo * hi), label, transform=ax.get_yaxis_transform(), fontsize=7, va="center")
-    for s in series:
+    all_years = sorted({y for s in series for y in s.years})
+    finite = [
+        v
+        for s in series
+        for col in (s.values, s.lower or (), s.upper or ())
+        for v in col
+        if v is not None and v == v and 0 < v < float("inf")
+    ]
+    top = max([1_000_000.0, *finite]) * 1.5
+    for i in range(nrows * ncols):
+        ax = axes[i // ncols][i % ncols]
+        if i >= len(series):
+            ax.set_visible(False)
+            continue
+        s = series[i]
+        for j, (lo, hi) in enumerate(bands.values()):
+            ax.axhspan(lo, hi, color="#888", alpha=0.05 + 0.03 * j, linewidth=0)
+        ax.axhline(1, color="#b00", linewidth=1, linestyle="--")
         years = np.asarray(s.years, dtype=float)
         y = _f64(s.values)
-        (line,) = ax.plot(years, np.where(y > 0, y, np.nan), marker="o", label=s.label)
         if s.lower is not None and s.upper is not None:
             lo_v = np.clip(_f64(s.lower), 1e-3, None)
-            hi_v = np.clip(_f64(s.upper), 1e-3, None)
-            ax.fill_between(years, lo_v, hi_v, color=line.get_color(), alpha=0.18)
-    ax.set_yscale("log")
-    ax.axhline(1, color="#b00", linewidth=1, linestyle="--", label="LR = 1 (no support)")
-    ax.set_xlabel("year")
-    ax.set_ylabel("likelihood ratio")
-    ax.set_title(title)
-    all_years = sorted({y for s in series for y in s.years})
-    if all_years:
-        ax.set_xticks(all_years)
-    ax.grid(alpha=0.3, which="major")
-    ax.legend(fontsize=8, loc="lower left")
-    caption = "Bands mark the ENFSI (2015) verbal scale; shaded areas are the LR intervals."
+            hi_v = np.where(np.isfinite(_f64(s.upper)), np.clip(_f64(s.upper), 1e-3, None), top)
+            ax.fill_between(years, lo_v, hi_v, color="#1f5fa8", alpha=0.18, linewidth=0)
+        ax.plot(years, np.where(y > 0, y, np.nan), marker="o", markersize=3, color="#1f5fa8")
+        ax.set_yscale("log")
+        ax.set_title(s.label, fontsize=9)
+        ax.grid(alpha=0.3, which="major")
+        ax.tick_params(labelsize=7)
+        if all_years:
+            step = max(1, (len(all_years) + 3) // 4)
+            ax.set_xticks(all_years[::step])
+        if i % ncols == ncols - 1 or i == len(series) - 1:
+            for label, (lo, hi) in bands.items():
+                ax.text(
+                    1.02, np.sqrt(lo * hi), label, transform=ax.get_yaxis_transform(), fontsize=6, va="center"
+                )
+    axes[0][0].set_ylim(1e-2, top)
+    fig.suptitle(title, fontsize=11)
+    fig.supxlabel("year", fontsize=8)
+    fig.supylabel("likelihood ratio (log scale)", fontsize=8)
+    fig.tight_layout()
+    caption = (
+        "One panel per country. Grey bands mark the ENFSI (2015) verbal scale, the dashed line LR = 1 "
+        "(no support); the shaded area is the LR interval (to the top of the panel where unbounded)."
+    )
     return Figure(name=name, title=title, png=_to_png(fig), caption=caption)

@@ -45,6 +45,7 @@ from ..archive.parse import STATUS_NAMES
 from ..archive.snapshot import DaySnapshot, ProbeStatus
 from ..archive.source import date_range, relative_path
 from ..countries import all_countries, is_known_country, known_mask
+from .addressplan import default_address_ranges, warn_plan_addresses
 
 __all__ = [
     "ANCHORS",
@@ -176,23 +177,6 @@ _AddressRanges = Callable[[str], tuple[npt.NDArray[np.uint32], npt.NDArray[np.ui
 
 # ---------------------------------------------------------------------------------------------
 # address space
-
-
-@functools.cache
-def _default_blocks() -> dict[str, npt.NDArray[np.int64]]:
-    bad_first = {0, 10, 100, 127, 169, 172, 192, 198, 203, 3, 4, 13, 18, 34, 35, 44, 46, 52, 108}
-    cand = np.array([a * 256 + b for a in range(1, 224) if a not in bad_first for b in range(256)], np.int64)
-    perm = np.random.default_rng(1305).permutation(cand)
-    codes = [c.alpha2 for c in all_countries()]
-    return {cc: np.sort(perm[4 * i : 4 * i + 4]) for i, cc in enumerate(codes)}
-
-
-def default_address_ranges(country: str) -> tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]:
-    """The built-in allocation: four public /16 blocks per country (deterministic, disjoint
-    between countries, outside the cloud providers' ranges used here)."""
-    blocks = _default_blocks()[country]
-    starts = (blocks << 16).astype(np.uint32)
-    return starts, (starts + np.uint32(0xFFFF)).astype(np.uint32)
 
 
 @functools.cache
@@ -1170,6 +1154,8 @@ def generate_archive(directory: str | os.PathLike[str], config: SyntheticArchive
     Days are encoded in this thread and compressed/written by two threads (bzip2 releases the GIL).
     The corrupt days are written as the first half of their bzip2 file (a truncated stream).
     """
+    if config.address_ranges is None:  # a real database cannot place the plan's addresses
+        warn_plan_addresses()
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
     sim = _simulate(config)

@@ -191,6 +191,10 @@ class _RangeSource(Protocol):
     def ranges_for(self, country: str, family: int = 4) -> tuple[npt.NDArray[Any], npt.NDArray[Any]]: ...
 
 
+class _AddressSet(Protocol):
+    def contains(self, column: npt.ArrayLike) -> npt.NDArray[np.bool_]: ...
+
+
 @attrs.frozen
 class PlantedCase:
     """One planted scenario: its kind, account, the log lines involved, and whether the analysis
@@ -230,8 +234,9 @@ class SyntheticLog:
 class _Addr:
     """Draws addresses of a country: from the plan, or from a real database's ranges."""
 
-    def __init__(self, source: _RangeSource | None) -> None:
+    def __init__(self, source: _RangeSource | None, avoid: _AddressSet | None = None) -> None:
         self._source = source
+        self._avoid = avoid
         self._cache: dict[str, tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]] = {}
 
     def draw(self, country: str, keys: npt.NDArray[np.int64]) -> npt.NDArray[np.uint32]:
@@ -246,7 +251,14 @@ class _Addr:
             e = np.asarray(e).astype(np.int64)
             # only ranges of at least 256 addresses, first 64 of them: stable, routable, large blocks
             big = (e - s) >= 255
-            s, e = s[big][:64], e[big][:64]
+            s, e = s[big], e[big]
+            if self._avoid is not None and len(s):
+                # drop ranges whose drawn part (the first 256 addresses) touches the avoided set
+                s, e = s[:512], e[:512]
+                probe = (s[:, None] + np.arange(256, dtype=np.int64)[None, :]).astype(IPV4_DTYPE)
+                hit = self._avoid.contains(probe.ravel()).reshape(probe.shape).any(axis=1)
+                s, e = s[~hit], e[~hit]
+            s, e = s[:64], e[:64]
             if not len(s):
                 raise ValueError(f"the address source has no large range for {country}")
             self._cache[country] = (s, e)
@@ -268,15 +280,21 @@ def generate_log(
     travellers: float = 0.05,
     planted: int = 1,
     address_source: _RangeSource | None = None,
+    avoid: _AddressSet | None = None,
 ) -> SyntheticLog:
     """A seeded log of ``accounts`` accounts with about ``entries`` entries over ``days`` days.
+
+    ``avoid`` (anything with a vectorised ``contains``, such as
+    :func:`ipevidence.netdata.shipped_cloud_ranges`): with ``address_source``, ranges touching it are
+    never drawn, so that a real database's cloud or hosting ranges give no home or travel address
+    and only the planted ``cloud_address`` case is a hosting address.
 
     ``planted`` copies of each of the six scenarios (module documentation) use accounts of their
     own (counted in ``accounts``); ``travellers`` is the share of background accounts that take
     one plausible trip abroad. Entries are in time order with lines 1..N (source ``synthetic.log``).
     """
     rng = np.random.default_rng(seed)
-    addr = _Addr(address_source)
+    addr = _Addr(address_source, avoid)
     scen = (
         "vpn_hop",
         "neighbour_hop",
