@@ -156,16 +156,7 @@ def cases(case: ErrorModelCase, n: int, seed: int = 7, bad_share: float = 0.02) 
 
 def write_bin(case: ErrorModelCase, path: Path) -> Path:
     """The error model's database as an IP2Location BIN file (for the command)."""
-    from ipevidence.backends.writers import write_ip2location_bin
-
-    gt = case.ground_truth
-    located = case.backend.lookup(gt.address)
-    order = np.argsort(gt.address)
-    v4 = [
-        (int(a), int(a), loc.decode() or "-")
-        for a, loc in zip(gt.address[order].tolist(), located[order].tolist(), strict=True)
-    ]
-    write_ip2location_bin(path, v4=v4, build_date=case.backend.build_date)
+    case.write_bin(path)
     return path
 
 

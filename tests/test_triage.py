@@ -346,19 +346,6 @@ def test_differential_network_required_and_named_alternatives(
     assert {"network_accuracy_not_measured", "network_accuracy_below"} <= set(result.reason_codes().tolist())
 
 
-def _write_bin(path: Path, case: ErrorModelCase, located: np.ndarray, built: dt.date) -> Path:
-    from ipevidence.backends.writers import write_ip2location_bin
-
-    gt = case.ground_truth
-    order = np.argsort(gt.address)
-    v4 = [
-        (int(a), int(a), loc.decode() or "-")
-        for a, loc in zip(gt.address[order].tolist(), located[order].tolist(), strict=True)
-    ]
-    write_ip2location_bin(path, v4=v4, build_date=built)
-    return path
-
-
 def test_differential_with_a_catalogue_each_case_uses_its_build(
     world: tuple[ErrorModelCase, ErrorModelCase, TwoFamilies], tmp_path: Path
 ) -> None:
@@ -372,8 +359,8 @@ def test_differential_with_a_catalogue_each_case_uses_its_build(
     good = c4.backend.lookup(gt.address)
     stale = good.copy()
     stale[np.flatnonzero(gt.country == b"DE")[::8]] = b"AT"
-    old = _write_bin(tmp_path / "old.BIN", c4, stale, dt.date(2017, 6, 1))
-    new = _write_bin(tmp_path / "new.BIN", c4, good, dt.date(2021, 1, 15))
+    old = c4.write_bin(tmp_path / "old.BIN", located=stale, build_date=dt.date(2017, 6, 1))
+    new = c4.write_bin(tmp_path / "new.BIN", located=good, build_date=dt.date(2021, 1, 15))
     catalog = DatabaseCatalog.from_paths([old, new])
     data = generated_cases(c4, c6, 1_500, seed=4)
     result = assess_many(

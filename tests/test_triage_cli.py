@@ -27,7 +27,6 @@ FUNNEL = Funnel(
 
 @pytest.fixture(scope="module")
 def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[ErrorModelCase, Path, Path]:
-    from ipevidence.backends.writers import write_ip2location_bin
 
     cells = []
     for y in range(2015, 2023):
@@ -37,15 +36,7 @@ def files(tmp_path_factory: pytest.TempPathFactory) -> tuple[ErrorModelCase, Pat
     case = build_case(cells, seed=3, funnel=FUNNEL)
     folder = tmp_path_factory.mktemp("triage")
     gt_path = case.ground_truth.save(folder / "gt.npz")
-    gt = case.ground_truth
-    located = case.backend.lookup(gt.address)
-    order = np.argsort(gt.address)
-    v4 = [
-        (int(a), int(a), loc.decode() or "-")
-        for a, loc in zip(gt.address[order].tolist(), located[order].tolist(), strict=True)
-    ]
-    db = folder / "db.BIN"
-    write_ip2location_bin(db, v4=v4, build_date=dt.date(2022, 12, 31))
+    db = case.write_bin(folder / "db.BIN", build_date=dt.date(2022, 12, 31))
     return case, Path(gt_path), db
 
 

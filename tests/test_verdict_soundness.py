@@ -244,19 +244,9 @@ def test_an_asn_out_of_range_is_a_typed_error(case: ErrorModelCase, bad: object)
 
 
 def test_cli_alternatives(case: ErrorModelCase, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from ipevidence.backends.writers import write_ip2location_bin
-
     gt_path = tmp_path / "gt.npz"
     case.ground_truth.save(gt_path)
-    db = tmp_path / "db.BIN"
-    gt = case.ground_truth
-    located = case.backend.lookup(gt.address)
-    order = np.argsort(gt.address)
-    v4 = [
-        (int(a), int(a), loc.decode() or "-")
-        for a, loc in zip(gt.address[order].tolist(), located[order].tolist(), strict=True)
-    ]
-    write_ip2location_bin(db, v4=v4, build_date=dt.date(2022, 12, 31))
+    db = case.write_bin(tmp_path / "db.BIN", build_date=dt.date(2022, 12, 31))
     ip = ip_of(case, "CH", "AT")
     base = ["--ground-truth", str(gt_path), "--database", str(db), "assess", ip, "--date", "2022-03-01"]
     code = main([*base, "--country", "CH", "--alternatives", "AT=0.7,DE=0.3", "--json"])
@@ -283,19 +273,6 @@ def test_one_call_assess_validates_like_the_assessor(case: ErrorModelCase) -> No
     assert not math.isnan(float(v.database_gap_days))
 
 
-def _write_bin(path: Path, case: ErrorModelCase, located: np.ndarray, built: dt.date) -> Path:
-    from ipevidence.backends.writers import write_ip2location_bin
-
-    gt = case.ground_truth
-    order = np.argsort(gt.address)
-    v4 = [
-        (int(a), int(a), loc.decode() or "-")
-        for a, loc in zip(gt.address[order].tolist(), located[order].tolist(), strict=True)
-    ]
-    write_ip2location_bin(path, v4=v4, build_date=built)
-    return path
-
-
 def test_the_database_criterion_is_measured_on_a_catalogue(case: ErrorModelCase, tmp_path: Path) -> None:
     from ipevidence.backends import open_database
     from ipevidence.catalog import DatabaseCatalog
@@ -307,8 +284,8 @@ def test_the_database_criterion_is_measured_on_a_catalogue(case: ErrorModelCase,
     stale = good.copy()
     de = np.flatnonzero((gt.country == b"DE") & (gt.years == 2022))[::10]
     stale[de] = b"AT"
-    old = _write_bin(tmp_path / "old.BIN", case, stale, dt.date(2020, 6, 1))
-    new = _write_bin(tmp_path / "new.BIN", case, good, dt.date(2022, 1, 15))
+    old = case.write_bin(tmp_path / "old.BIN", located=stale, build_date=dt.date(2020, 6, 1))
+    new = case.write_bin(tmp_path / "new.BIN", located=good, build_date=dt.date(2022, 1, 15))
     catalog = DatabaseCatalog.from_paths([old, new])
     placed = (gt.country == b"DE") & (stale == b"DE") & (gt.years == 2022)
     ip = format_ipv4(gt.address[np.flatnonzero(placed)[:1]])[0]

@@ -130,10 +130,11 @@ class Table:
         )
 
     def to_pandas(self) -> pd.DataFrame:
-        """A pandas DataFrame (pandas is optional and imported only here)."""
-        import pandas as pd
+        """A pandas DataFrame (pandas is optional and imported only here; the error names the extra)."""
+        from ._optional import import_pandas
 
-        frame: pd.DataFrame = pd.DataFrame([list(r) for r in self.rows], columns=list(self.columns))
+        pandas = import_pandas("Table.to_pandas()")
+        frame: pd.DataFrame = pandas.DataFrame([list(r) for r in self.rows], columns=list(self.columns))
         return frame
 
     def __str__(self) -> str:
@@ -383,9 +384,10 @@ class ConfusionMatrix:
         return self.table()._repr_html_()
 
     def to_pandas(self) -> pd.DataFrame:
-        import pandas as pd
+        from ._optional import import_pandas
 
-        frame: pd.DataFrame = pd.DataFrame(
+        pandas = import_pandas("ConfusionMatrix.to_pandas()")
+        frame: pd.DataFrame = pandas.DataFrame(
             self.counts, index=list(self.declared), columns=[c or NOT_LOCATED_LABEL for c in self.located]
         )
         return frame
@@ -956,23 +958,19 @@ class LocatedGroundTruth:
             hit = (placed, deff, n_eff, low, high)
             self._cache[key] = hit
         _, deff_a, n_eff_a, low_a, high_a = hit
-        lo, hi = float(low_a[i]), float(high_a[i])
-        return Interval(
-            successes=k,
-            trials=n,
-            low=None if math.isnan(lo) else lo,
-            high=None if math.isnan(hi) else hi,
-            method=self.method,
-            level=lvl,
-            design_effect=float(deff_a[i]),
-            effective_trials=float(n_eff_a[i]),
-            clusters=int(placed.clusters[i]),
-            clustering="probe",
+        return self._clustered_interval(
+            k, n, int(placed.clusters[i]), deff_a[i], n_eff_a[i], low_a[i], high_a[i], lvl
         )
 
     def _from_sums(self, k: int, n: int, clusters: float, rss: float, smm: float, level: float) -> Interval:
         deff, n_eff, k_eff = effective_counts(k, n, clusters, rss, level, smm, self.min_icc)
         low, high = proportion_intervals(k_eff, n_eff, self.method, level)
+        return self._clustered_interval(k, n, int(clusters), deff, n_eff, low, high, level)
+
+    def _clustered_interval(
+        self, k: int, n: int, clusters: int, deff: Any, n_eff: Any, low: Any, high: Any, level: float
+    ) -> Interval:
+        """An :class:`Interval` clustered by probe from its computed parts (NaN bounds: None)."""
         lo, hi = float(low), float(high)
         return Interval(
             successes=k,
@@ -983,7 +981,7 @@ class LocatedGroundTruth:
             level=level,
             design_effect=float(deff),
             effective_trials=float(n_eff),
-            clusters=int(clusters),
+            clusters=clusters,
             clustering="probe",
         )
 

@@ -31,9 +31,9 @@ from collections.abc import Sequence
 from typing import Any, Final, Literal
 
 import attrs
-from scipy import stats as _sst
 
 from .stats import Interval, conservative_lr, proportion_interval, verbal_scale
+from .stats import beta_ppf as _beta_ppf
 
 __all__ = [
     "HD_MODES",
@@ -177,7 +177,7 @@ def zero_count_upper(interval: Interval, rule: str = "method") -> float | None:
         return high
     one_sided = 1.0 - (1.0 - interval.level) / 2.0
     if rule == "jeffreys":
-        other = float(_sst.beta.ppf(one_sided, 0.5, n_eff + 0.5))
+        other = float(_beta_ppf(one_sided, 0.5, n_eff + 0.5))
     else:
         other = min(1.0, -math.log(1.0 - one_sided) / n_eff)
     return max(high, other)

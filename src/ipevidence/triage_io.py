@@ -491,29 +491,8 @@ def _jsonl_cases(
 # Sorting: runs on disk, merged block by block
 # --------------------------------------------------------------------------------------------
 
-_RUN_COLUMNS: Final = (
-    "line",
-    "address",
-    "case_id",
-    "family",
-    "date",
-    "claimed",
-    "located",
-    "outcome",
-    "reason",
-    "accuracy",
-    "accuracy_min",
-    "lr",
-    "lr_verbal",
-    "lr_against",
-    "asn",
-    "network_checked",
-    "hosting",
-    "window_first",
-    "window_last",
-    "database",
-    "database_age_days",
-)
+#: The columns of a sorted run on disk: the case's line and id, then the result's own columns.
+_RUN_COLUMNS: Final = ("line", "address", "case_id", *TriageResult._ARRAYS[1:])
 
 
 def _columns(result: TriageResult) -> dict[str, npt.NDArray[Any]]:

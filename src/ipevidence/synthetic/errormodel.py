@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
 from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -139,6 +141,30 @@ class ErrorModelCase:
             if c.country == country and c.year == year:
                 return c
         raise KeyError((country, year))
+
+    def write_bin(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        located: npt.NDArray[np.bytes_] | None = None,
+        build_date: dt.date | None = None,
+    ) -> Path:
+        """The database as an IPv4 IP2Location BIN file (for the command line and catalogues):
+        every ground-truth address a one-address range with the backend's answer, or with
+        ``located`` (a column as long as the ground truth) for a changed build."""
+        from ..backends.writers import write_ip2location_bin
+
+        gt = self.ground_truth
+        if gt.family != 4:
+            raise ValueError("write_bin writes IPv4 cases only")
+        answers = self.backend.lookup(gt.address) if located is None else np.asarray(located, dtype="S2")
+        order = np.argsort(gt.address, kind="stable")
+        v4 = [
+            (a, a, loc.decode() or "-")
+            for a, loc in zip(gt.address[order].tolist(), answers[order].tolist(), strict=True)
+        ]
+        write_ip2location_bin(path, v4=v4, build_date=build_date or self.backend.build_date)
+        return Path(path)
 
 
 def build_case(
