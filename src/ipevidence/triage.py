@@ -353,6 +353,16 @@ def _open_ground_truths(
     return out
 
 
+def _intern(index: dict[str, int], values: list[str], text: str) -> int:
+    """The code of ``text`` in a table of distinct strings (appended on first sight)."""
+    k = index.get(text)
+    if k is None:
+        k = len(values)
+        index[text] = k
+        values.append(text)
+    return k
+
+
 class Triage:
     """The engine behind :func:`assess_many`: ground truths (one per family), one database or a
     catalogue of dated builds, a policy and the network data, with every cache kept between calls
@@ -410,20 +420,10 @@ class Triage:
         return k
 
     def _lr_text_id(self, text: str) -> int:
-        k = self._lr_text_index.get(text)
-        if k is None:
-            k = len(self.lr_texts)
-            self._lr_text_index[text] = k
-            self.lr_texts.append(text)
-        return k
+        return _intern(self._lr_text_index, self.lr_texts, text)
 
     def _hosting_id(self, label: str) -> int:
-        k = self._hosting_index.get(label)
-        if k is None:
-            k = len(self.hosting_labels)
-            self._hosting_index[label] = k
-            self.hosting_labels.append(label)
-        return k
+        return _intern(self._hosting_index, self.hosting_labels, label)
 
     def assessor(self, family: int, database: int) -> EvidentialAssessor:
         """The assessor of one family's ground truth and one database (built once)."""
