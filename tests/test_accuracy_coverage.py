@@ -92,3 +92,30 @@ def test_shipped_gazetteer_is_reproducible_from_the_script(tmp_path: Path) -> No
     module.build(out)
     shipped = ROOT / "src" / "ipevidence" / "data" / "cities.npz"
     assert hashlib.sha256(out.read_bytes()).hexdigest() == hashlib.sha256(shipped.read_bytes()).hexdigest()
+
+
+def test_grid_search_equals_a_kd_tree() -> None:
+    """The coverage test's cube grid (numpy only) finds exactly the cities a k-d tree finds
+    (scipy.spatial.cKDTree, the reference the library used before), on clustered and spread
+    points, at distances from 10 m to half the globe."""
+    import math
+
+    from scipy.spatial import cKDTree
+
+    from ipevidence.coverage import _unit, _within_chord
+
+    rng = np.random.default_rng(20261206)
+    gaz = load_gazetteer()
+    for km in (0.01, 1.0, 10.0, 50.0, 50.0, 200.0, 2000.0, 20000.0):
+        for n in (1, 7, 400, 3000):
+            ci = rng.integers(0, gaz.latitude.size, n)
+            lat = np.clip(gaz.latitude[ci] + rng.normal(0, 0.4, n), -90, 90)
+            lon = (gaz.longitude[ci] + rng.normal(0, 0.4, n) + 180) % 360 - 180
+            qi = rng.integers(0, gaz.latitude.size, 4000)
+            pts, qs = _unit(lat, lon), _unit(gaz.latitude[qi], gaz.longitude[qi])
+            chord = 2.0 * math.sin(min(km / 6371.0088, math.pi) / 2.0)
+            dist, _ = cKDTree(pts).query(qs, k=1)
+            expected = dist <= chord * (1.0 + 1e-12)
+            got = _within_chord(pts, qs, chord)
+            assert np.array_equal(got, expected), (km, n, int((got != expected).sum()))
+    assert not _within_chord(np.zeros((0, 3)), _unit(np.array([1.0]), np.array([2.0])), 0.1).any()

@@ -127,6 +127,20 @@ def test_lisbon_coast_point_tolerance(b10: Borders) -> None:
     assert check1(b10, "ES", lat, lon)[0] is S.OUTSIDE_FAR
 
 
+def test_shipped_overseas_counts_equal_the_borders(b10: Borders) -> None:
+    """overseas-parts.json (what a verdict reads) holds Borders.overseas_parts for every code."""
+    from ipevidence.assessment import overseas_parts
+    from ipevidence.geography import overseas_part_counts
+
+    table = overseas_part_counts()
+    codes = set(b10.countries) | set(b10.territories) | {c.alpha2 for c in all_countries()}
+    for code in sorted(codes):
+        assert table.get(code, 0) == b10.overseas_parts(code), code
+        assert overseas_parts(code) == b10.overseas_parts(code)
+    assert table["FR"] > 5
+    assert "CZ" not in table
+
+
 def test_point_in_germany_declared_france(b10: Borders) -> None:
     assert check1(b10, "FR", 48.5, 9.0) == (S.OTHER_COUNTRY, "DE", False)
 

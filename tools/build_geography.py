@@ -12,11 +12,15 @@ countries as packaged by world-atlas 2.0.2) and writes, into ``src/ipevidence/da
   land-neighbour matrix;
 * ``country-distances-main.npz``: the same on main territories (the ``part_main`` flags of
   ``borders-10m.npz``, read back through ``ipevidence.geography.Borders``), with rows of their own
-  for the territories drawn inside another country (GF, GP, MQ, RE, YT, SJ, BQ, BV, TK).
+  for the territories drawn inside another country (GF, GP, MQ, RE, YT, SJ, BQ, BV, TK);
+* ``overseas-parts.json``: per country (and territory) code, the number of polygon parts of the
+  1:10m borders outside its main territory (``Borders.overseas_parts``, read back through the
+  package's reader), so that a verdict's overseas-parts criterion does not load the borders.
 
 The installed package reads only these files, never ../shared. Run from the project root::
 
     python tools/build_geography.py [--source ../shared/data/naturalearth] [--distances-only]
+                                    [--overseas-only]
 
 The output is deterministic (same input, same bytes apart from the zip timestamps numpy writes).
 """
@@ -527,6 +531,24 @@ def load_borders(path: Path) -> Any:
     return Borders(data, "10m")
 
 
+def build_overseas(borders: Any, out_dir: Path) -> None:
+    """``overseas-parts.json``: the codes with polygon parts outside their main territory."""
+    from ipevidence._io import atomic_write_text
+
+    codes = sorted(set(borders.countries) | set(borders.territories))
+    counts = {c: n for c in codes if (n := borders.overseas_parts(c))}
+    doc = {
+        "built_by": "tools/build_geography.py",
+        "format": 1,
+        "borders": "borders-10m.npz",
+        "note": "polygon parts outside the main territory per code (Borders.overseas_parts); "
+        "codes not listed have none",
+        "overseas_parts": counts,
+    }
+    atomic_write_text(out_dir / "overseas-parts.json", json.dumps(doc, indent=1, sort_keys=True) + "\n")
+    print(f"overseas-parts.json: {len(counts)} codes with overseas parts")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     ap.add_argument("--source", type=Path, default=ROOT.parent / "shared" / "data" / "naturalearth")
@@ -537,7 +559,15 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="rebuild only the distance tables, from the borders-10m.npz already in --out",
     )
+    ap.add_argument(
+        "--overseas-only",
+        action="store_true",
+        help="rebuild only overseas-parts.json, from the borders-10m.npz already in --out",
+    )
     args = ap.parse_args(argv)
+    if args.overseas_only:
+        build_overseas(load_borders(args.out / "borders-10m.npz"), args.out)
+        return 0
     if not args.distances_only:
         for scale in ("110m", "50m", "10m"):
             build_borders(args.source, scale, args.out)
@@ -545,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
         borders = load_borders(args.out / "borders-10m.npz")
         for territory in ("all", "main"):
             build_distances(borders, args.out, territory)
+        build_overseas(borders, args.out)
     return 0
 
 

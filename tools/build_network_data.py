@@ -11,6 +11,10 @@ Reads ``../shared/data`` (see its README for the licences) and writes into
   built 2026-06-17, CC BY 4.0);
 * ``cloud-<provider>-<date>.<ext>.gz``: the providers' range files, byte-identical content,
   gzip-compressed (no file name, mtime 0);
+* ``cloud-<provider>-<date>.ranges.npz``: each of those files parsed
+  (:meth:`ipevidence.cloudranges.ProviderRanges.npz_bytes`, merged range tables and the counts),
+  so that a verdict reads a few arrays instead of parsing 100,000 prefixes on every run; the
+  manifest names it under ``parsed`` with its SHA-256, and a test checks it equals a fresh parse;
 * ``network-sources.json``: the manifest the package reads (file, date and where the date comes
   from, licence, attribution, SHA-256 of the shipped file and of the upstream files).
 
@@ -332,6 +336,11 @@ def build_cloud(shared: Path, out: Path) -> list[dict[str, Any]]:
         name = f"cloud-{fmt}-{pr.published.isoformat()}{ext}.gz"
         packed = gzip.compress(raw, compresslevel=9, mtime=0)
         atomic_write_bytes(out / name, packed)
+        # the parsed form, read from the shipped file itself (its name and SHA-256 recorded)
+        shipped = ProviderRanges.load(out / name, fmt, published=download_date)
+        parsed_name = f"cloud-{fmt}-{pr.published.isoformat()}.ranges.npz"
+        parsed = shipped.npz_bytes()
+        atomic_write_bytes(out / parsed_name, parsed)
         entries.append(
             {
                 "kind": "cloud",
@@ -346,6 +355,7 @@ def build_cloud(shared: Path, out: Path) -> list[dict[str, Any]]:
                 "upstream": [[Path(rel).name, sha256(raw)]],
                 "prefixes_v4": pr.prefixes_v4,
                 "prefixes_v6": pr.prefixes_v6,
+                "parsed": {"file": parsed_name, "sha256": sha256(parsed)},
             }
         )
     return entries
@@ -390,6 +400,10 @@ def main(argv: list[str] | None = None) -> int:
         size = (out / e["file"]).stat().st_size
         total += size
         print(f"{e['file']:45s} {size / 1e6:7.2f} MB  {e['date']}  {e['licence']}")
+        if "parsed" in e:
+            size = (out / e["parsed"]["file"]).stat().st_size
+            total += size
+            print(f"{e['parsed']['file']:45s} {size / 1e6:7.2f} MB  (parsed form of the above)")
     print(f"total {total / 1e6:.2f} MB")
     return 0
 

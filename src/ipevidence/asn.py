@@ -36,6 +36,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._io import atomic_write_bytes
+from ._npzfile import npz_bytes
 from ._util import address_column, families_present
 from .addresses import IPV4_DTYPE, IPV6_DTYPE, parse_address
 from .errors import RangeFileError
@@ -499,18 +500,7 @@ class AsnTable(_PrefixTables):
     def npz_bytes(self) -> bytes:
         """The table as a deterministic, compressed, pickle-free ``.npz``: the same table always
         gives the same bytes (fixed zip timestamps, sorted members, deflate level 6)."""
-        members = self.npz_members()
-        out = io.BytesIO()
-        with zipfile.ZipFile(out, "w", allowZip64=True) as zf:
-            for key in sorted(members):
-                info = zipfile.ZipInfo(f"{key}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                info.external_attr = 0o644 << 16
-                info.create_system = 3
-                buf = io.BytesIO()
-                np.lib.format.write_array(buf, np.ascontiguousarray(members[key]), allow_pickle=False)
-                zf.writestr(info, buf.getvalue(), compresslevel=6)
-        return out.getvalue()
+        return npz_bytes(self.npz_members())
 
     def save_npz(self, path: str | os.PathLike[str]) -> None:
         """Write :meth:`npz_bytes` to ``path`` atomically."""

@@ -40,9 +40,9 @@ from .accuracy import LocatedGroundTruth, Table, YearAccuracy
 from .addresses import require_global
 from .backends.base import GeoBackend
 from .countries import normalize_country
-from .coverage import CoverageResult, coverage_from_mask, covered_cities, unique_points
+from .coverage import CoverageResult, coverage_from_mask, covered_cities
 from .errors import FamilyMismatchError, InvalidEvidenceDateError, InvalidParameterError
-from .geography import Borders
+from .geoindicators import GeoIndicators, border_removed_share, overseas_parts
 from .groundtruth import GroundTruth
 from .jsonutil import canonical_json, to_jsonable
 from .networks import EXTENDED_HOSTING_ASNS as _HOSTING_NAMES
@@ -90,11 +90,6 @@ __all__ = [
 ]
 
 
-def overseas_parts(country: str) -> int:
-    """Polygon parts of ``country`` outside its main territory (Natural Earth 1:10m), 0 for none."""
-    return Borders.load("10m").overseas_parts(normalize_country(country))
-
-
 # --------------------------------------------------------------------------------------------
 # Helpers wiring the other modules
 # --------------------------------------------------------------------------------------------
@@ -136,13 +131,6 @@ def check_asn(value: object) -> int | None:
     if not 0 < n < 2**32:
         raise InvalidParameterError(f"AS number {n} is outside 1..4294967295")
     return n
-
-
-def _border_share(gt: GroundTruth) -> float | None:
-    for step in gt.funnel.steps:
-        if "border" in step.name.lower() or "border" in step.description.lower():
-            return step.removed / step.rows_in if step.rows_in else None
-    return None
 
 
 def _gt_summary(gt: GroundTruth) -> dict[str, Any]:
@@ -239,37 +227,6 @@ def policy_likelihood_ratio(
 # --------------------------------------------------------------------------------------------
 
 
-class _GeoIndex:
-    """Row -> probe, ASN and location indices, built once, so that the valid-geography indicators
-    of any set of rows cost a few boolean-mask writes (no sorting per country or window)."""
-
-    def __init__(self, gt: GroundTruth) -> None:
-        self.probes, self.probe_inv = np.unique(gt.probe_id, return_inverse=True)
-        self.asns, self.asn_inv = np.unique(gt.asn, return_inverse=True)
-        self.loc_lat, self.loc_lon, self.loc_inv = unique_points(gt.latitude, gt.longitude)
-
-    def indicators(self, rows: npt.NDArray[np.intp]) -> tuple[int, int, int]:
-        """Distinct probes, distinct known ASNs and distinct locations of ``rows``."""
-        seen_p = np.zeros(self.probes.shape[0], dtype=np.bool_)
-        seen_p[self.probe_inv[rows]] = True
-        seen_a = np.zeros(self.asns.shape[0], dtype=np.bool_)
-        seen_a[self.asn_inv[rows]] = True
-        seen_a &= self.asns != 0
-        loc = self.loc_inv[rows]
-        seen_l = np.zeros(self.loc_lat.shape[0], dtype=np.bool_)
-        seen_l[loc[loc >= 0]] = True
-        return int(seen_p.sum()), int(seen_a.sum()), int(seen_l.sum())
-
-    def locations(
-        self, rows: npt.NDArray[np.intp]
-    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-        """The distinct locations of ``rows``."""
-        loc = self.loc_inv[rows]
-        seen = np.zeros(self.loc_lat.shape[0], dtype=np.bool_)
-        seen[loc[loc >= 0]] = True
-        return self.loc_lat[seen], self.loc_lon[seen]
-
-
 class EvidentialAssessor:
     """Verdicts for evidence addresses from one ground truth and one database under a policy.
 
@@ -303,13 +260,13 @@ class EvidentialAssessor:
         self._countries: dict[tuple[str, int, int], CountryEvaluation] = {}
         self._lrs: dict[tuple[str, str, int, int], tuple[Any, str | None]] = {}
         self._provenance: Mapping[str, Any] | None = None
-        self._geo_index: _GeoIndex | None = None
+        self._geo_index: GeoIndicators | None = None
         self._covered: dict[tuple[str, int], npt.NDArray[np.bool_]] = {}
 
     @property
-    def _geo(self) -> _GeoIndex:
+    def _geo(self) -> GeoIndicators:
         if self._geo_index is None:
-            self._geo_index = _GeoIndex(self.ground_truth)
+            self._geo_index = GeoIndicators(self.ground_truth, self.located)
         return self._geo_index
 
     @property
@@ -449,7 +406,7 @@ class EvidentialAssessor:
             )
         # Valid geography.
         rows = lgt.rows_of(code, first, last)
-        probes, asns, points = self._geo.indicators(rows)
+        probes, asns, points = self._geo.indicators(code, first, last)
         cov = self._coverage(code, first, last, points) if rows.size else None
         req = p.geography_required
         crit.append(
@@ -490,7 +447,7 @@ class EvidentialAssessor:
                 unit="%",
             )
         )
-        border = _border_share(self.ground_truth)
+        border = border_removed_share(self.ground_truth)
         crit.append(
             Criterion(
                 "border_removed_share",
@@ -537,7 +494,7 @@ class EvidentialAssessor:
         for year in range(first, last + 1):
             key = (code, year)
             if key not in self._covered:
-                lat, lon = self._geo.locations(self.located.rows_of(code, year, year))
+                lat, lon = self._geo.locations(code, year)
                 self._covered[key] = covered_cities(code, lat, lon, km)[0]
             mask = self._covered[key] if mask is None else mask | self._covered[key]
         assert mask is not None

@@ -33,7 +33,8 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 
-from .countries import COUNTRY_DTYPE, NOT_LOCATED, known_mask, normalize_country
+from .countries import COUNTRY_DTYPE, NOT_LOCATED, known_mask, normalize_country, overseas_part_counts
+from .geodesy import EARTH_RADIUS_KM, haversine_km
 from .jsonutil import canonical_json
 
 __all__ = [
@@ -49,10 +50,9 @@ __all__ = [
     "country_distances",
     "haversine_km",
     "neighbours",
+    "overseas_part_counts",
 ]
 
-#: Mean Earth radius (IUGG), km.
-EARTH_RADIUS_KM: Final = 6371.0088
 _KM_PER_DEG: Final = np.pi / 180.0 * EARTH_RADIUS_KM
 
 Scale = Literal["10m", "50m", "110m"]
@@ -81,23 +81,6 @@ _TERRITORY_BOXES: Final[dict[str, tuple[str, tuple[tuple[float, float, float, fl
 }
 # Territories contained in another country's polygon entirely (Vatican City inside Rome).
 _ENCLOSED_BY: Final[dict[str, str]] = {"VA": "IT"}
-
-
-def haversine_km(
-    lat1: npt.ArrayLike, lon1: npt.ArrayLike, lat2: npt.ArrayLike, lon2: npt.ArrayLike
-) -> npt.NDArray[np.float64]:
-    """Great-circle distance in km between points given in degrees (vectorised, broadcasting).
-
-    Uses a sphere of radius :data:`EARTH_RADIUS_KM` (error against the WGS 84 ellipsoid under
-    0.5 %). NaN in, NaN out.
-    """
-    p1 = np.radians(np.asarray(lat1, dtype=np.float64))
-    p2 = np.radians(np.asarray(lat2, dtype=np.float64))
-    dphi = p2 - p1
-    dlmb = np.radians(np.asarray(lon2, dtype=np.float64) - np.asarray(lon1, dtype=np.float64))
-    a = np.sin(dphi / 2.0) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dlmb / 2.0) ** 2
-    out = 2.0 * EARTH_RADIUS_KM * np.arcsin(np.sqrt(np.clip(a, 0.0, 1.0)))
-    return np.asarray(out, dtype=np.float64)
 
 
 class BorderStatus(enum.IntEnum):

@@ -77,6 +77,8 @@ class ShippedSource:
     upstream: tuple[tuple[str, str], ...]
     prefixes_v4: int
     prefixes_v6: int
+    #: (file, SHA-256) of the file's parsed form shipped beside it (cloud range files), or None
+    parsed: tuple[str, str] | None = None
 
     @property
     def families(self) -> frozenset[int]:
@@ -145,6 +147,7 @@ def shipped_sources() -> tuple[ShippedSource, ...]:
                 upstream=tuple((str(n), str(h)) for n, h in e.get("upstream", [])),
                 prefixes_v4=int(e.get("prefixes_v4", 0)),
                 prefixes_v6=int(e.get("prefixes_v6", 0)),
+                parsed=(str(e["parsed"]["file"]), str(e["parsed"]["sha256"])) if e.get("parsed") else None,
             )
             for e in data["sources"]
         )
@@ -154,11 +157,15 @@ def shipped_sources() -> tuple[ShippedSource, ...]:
 
 
 def _checked_bytes(src: ShippedSource) -> bytes:
-    raw = _read(src.file)
+    return _checked_file(src.file, src.sha256)
+
+
+def _checked_file(file: str, sha256: str) -> bytes:
+    raw = _read(file)
     got = hashlib.sha256(raw).hexdigest()
-    if got != src.sha256:
+    if got != sha256:
         raise RangeFileError(
-            f"the shipped file {src.file} has SHA-256 {got}, the manifest says {src.sha256}: the "
+            f"the shipped file {file} has SHA-256 {got}, the manifest says {sha256}: the "
             "installation is damaged or the file was changed; reinstall ipevidence"
         )
     return raw
@@ -211,9 +218,14 @@ def _provider_ranges(file: str) -> ProviderRanges:
 
     src = next(s for s in shipped_sources() if s.file == file)
     _checked_bytes(src)
-    own_date = src.date_source.startswith("the file's own")
-    with resources.as_file(resources.files(_PACKAGE).joinpath(src.file)) as path:
-        pr = ProviderRanges.load(path, src.provider, published=None if own_date else src.date)
+    if src.parsed is not None:
+        # the file's parsed form, written by tools/build_network_data.py from this very file (a
+        # test checks that it equals a fresh parse): a few arrays instead of 100,000 prefixes
+        pr = ProviderRanges.load_npz(_checked_file(*src.parsed), name=src.parsed[0])
+    else:
+        own_date = src.date_source.startswith("the file's own")
+        with resources.as_file(resources.files(_PACKAGE).joinpath(src.file)) as path:
+            pr = ProviderRanges.load(path, src.provider, published=None if own_date else src.date)
     if pr.published != src.date or pr.sha256 != src.sha256:
         raise RangeFileError(
             f"{src.file}: dated {pr.published} and SHA-256 {pr.sha256} as read, {src.date} and "

@@ -4,9 +4,11 @@ Everything here is a pure function of counts (no ground truth, no database), so 
 every figure by hand:
 
 * :func:`proportion_interval` / :func:`proportion_intervals` (vectorised): the Wilson score interval
-  (the default), the exact Clopper-Pearson interval (beta quantiles from ``scipy.special``, not
-  ``scipy.stats``, which would cost about 0.4 s to import) and the Jeffreys interval, all
-  two-sided at a configurable ``level``; a proportion of nothing (``n == 0``) has no interval
+  (the default), the exact Clopper-Pearson interval (beta quantiles from ``scipy.special``,
+  imported only when asked for) and the Jeffreys interval, all two-sided at a configurable
+  ``level``; the normal and Student-t quantiles of the default path come from
+  :mod:`ipevidence._quantiles` (numpy only: importing scipy costs more than a whole verdict;
+  checked against scipy to a relative 1e-12); a proportion of nothing (``n == 0``) has no interval
   (NaN), never a division by zero;
 * :func:`clustered_intervals` / :func:`clustered_interval`: the same intervals when one probe gives
   many addresses (a ratio-estimator design effect over probes with a Korn-Graubard
@@ -28,7 +30,8 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import attrs
 import numpy as np
 import numpy.typing as npt
-from scipy import special as _special
+
+from . import _quantiles
 
 if TYPE_CHECKING:
     from .likelihood import LikelihoodRatio, likelihood_ratio
@@ -96,25 +99,29 @@ def _check_level(level: float) -> None:
 
 def beta_ppf(q: npt.ArrayLike, a: npt.ArrayLike, b: npt.ArrayLike) -> Any:
     """Quantile ``q`` of Beta(a, b): ``scipy.special.betaincinv`` (what ``scipy.stats.beta.ppf``
-    computes, value for value, without importing ``scipy.stats``, which costs about 0.4 s)."""
-    return _special.betaincinv(a, b, q)
+    computes, value for value; scipy is imported on the first call, by the Clopper-Pearson and
+    Jeffreys intervals only)."""
+    from scipy import special
+
+    return special.betaincinv(a, b, q)
 
 
 def t_ppf(q: npt.ArrayLike, df: npt.ArrayLike) -> Any:
-    """Quantile ``q`` of Student's t with ``df`` degrees of freedom: ``scipy.special.stdtrit`` (what
-    ``scipy.stats.t.ppf`` computes, value for value)."""
-    return _special.stdtrit(df, q)
+    """Quantile ``q`` of Student's t with ``df`` degrees of freedom (:func:`ipevidence._quantiles.t_ppf`;
+    ``scipy.stats.t.ppf`` to a relative 1e-12, tests/test_stats_quantiles.py)."""
+    return _quantiles.t_ppf(q, df)
 
 
 def norm_ppf(q: npt.ArrayLike) -> Any:
-    """Quantile ``q`` of the standard normal: ``scipy.special.ndtri`` (``scipy.stats.norm.ppf``)."""
-    return _special.ndtri(q)
+    """Quantile ``q`` of the standard normal (:meth:`statistics.NormalDist.inv_cdf`;
+    ``scipy.stats.norm.ppf`` to a relative 1e-15)."""
+    return _quantiles.norm_ppf(q)
 
 
 @functools.lru_cache(maxsize=64)
 def _z(level: float) -> float:
-    """The two-sided standard normal quantile of a confidence level (cached: scipy calls are slow)."""
-    return float(_special.ndtri(1.0 - (1.0 - level) / 2.0))
+    """The two-sided standard normal quantile of a confidence level (cached)."""
+    return float(norm_ppf(1.0 - (1.0 - level) / 2.0))
 
 
 def proportion_intervals(

@@ -15,7 +15,7 @@ import os
 import warnings
 import zlib
 from pathlib import Path
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from .._cachefiles import CacheWarning, clean_stale, writable_dir
 from .._io import atomic_write_bytes
@@ -24,7 +24,9 @@ from ..provenance import sha256_file
 from .base import GeoBackend
 from .csvranges import CsvRangeBackend, looks_like_range_csv
 from .ip2location import IP2LocationBackend, ip2location_header_problem, looks_like_ip2location_bin
-from .mmdb import CountryField, MMDBBackend
+
+if TYPE_CHECKING:
+    from .mmdb import CountryField
 
 __all__ = ["detect_kind", "open_database"]
 
@@ -114,6 +116,8 @@ def open_database(
             return IP2LocationBackend.from_mapped_file(p, name=name, sha256=sha)
         data = p.read_bytes()
         if kind == "mmdb":
+            from .mmdb import MMDBBackend  # maxminddb is imported only for a MaxMind file
+
             return MMDBBackend.from_buffer(
                 data, name=name, sha256=sha, country_field=country_field, cache_dir=cache_dir
             )
@@ -143,6 +147,8 @@ def open_database(
             return IP2LocationBackend.from_mapped_file(cached, name=name, sha256=sha, note=note)
         return IP2LocationBackend.from_buffer(data, name=name, sha256=sha, note=note)
     if kind == "mmdb":
+        from .mmdb import MMDBBackend
+
         return MMDBBackend.from_buffer(
             data, name=name, sha256=sha, note=note, country_field=country_field, cache_dir=cache_dir
         )
