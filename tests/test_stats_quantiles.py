@@ -26,7 +26,7 @@ RTOL = 1e-12
 
 def _rel_err(mine: np.ndarray, ref: np.ndarray) -> np.ndarray:
     scale = np.maximum(np.abs(ref), 1e-3)  # near the centre t ~ 0: absolute error on a 1e-3 scale
-    return np.abs(mine - ref) / scale
+    return np.asarray(np.abs(mine - ref) / scale, dtype=np.float64)
 
 
 def test_beta_quantiles_are_bit_identical_to_scipy_stats() -> None:
