@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from conftest import assert_same_columns
+from ipevidence.archive import decode as decode_mod
 from ipevidence.archive import parse as parse_mod
 from ipevidence.archive import parse_day
 from ipevidence.archive.snapshot import DaySnapshot
@@ -34,7 +35,7 @@ def _same(a: DaySnapshot, b: DaySnapshot) -> None:
 def _whole(text: bytes) -> DaySnapshot | str:
     """The whole-text decode (pieces switched off), or its error message."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(parse_mod, "_decode_in_pieces", lambda *args: None)
+        mp.setattr(decode_mod, "_decode_in_pieces", lambda *args: None)
         try:
             return parse_mod._decode(text, DAY, None, ValueError)
         except ValueError as exc:
@@ -51,7 +52,7 @@ def _pieces(text: bytes, piece_bytes: int) -> tuple[DaySnapshot | None, int]:
         return real(recs, counts)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(parse_mod, "_column_arrays", spy)
+        mp.setattr(decode_mod, "_column_arrays", spy)
         snap = parse_mod._decode_in_pieces(text, DAY, None, piece_bytes)
     return snap, len(calls)
 
@@ -205,7 +206,7 @@ def records() -> list[dict[str, Any]]:
 
 @pytest.fixture(autouse=True)
 def _small_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(parse_mod, "PIECE_BYTES", 300_000)  # six pieces a day here
+    monkeypatch.setattr(decode_mod, "PIECE_BYTES", 300_000)  # six pieces a day here
 
 
 def _parse(text: bytes, threads: int) -> DaySnapshot | str:
@@ -216,11 +217,11 @@ def _parse(text: bytes, threads: int) -> DaySnapshot | str:
 
 
 def _both(text: bytes) -> None:
-    assert len(text) > 3 * parse_mod.PIECE_BYTES
+    assert len(text) > 3 * decode_mod.PIECE_BYTES
     got = _parse(text, 2)
     assert isinstance(got, str) or got.counts["records"] > 0
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(parse_mod, "_decode_in_pieces", lambda *args: None)
+        mp.setattr(decode_mod, "_decode_in_pieces", lambda *args: None)
         want = _parse(text, 1)
     if isinstance(want, str) or isinstance(got, str):
         assert got == want
@@ -265,12 +266,12 @@ class _CountingDecoder:
 def test_parse_day_takes_the_pieces_path(
     records: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    whole = _CountingDecoder(parse_mod._DECODER)
-    pieces = _CountingDecoder(parse_mod._LIST_DECODER)
-    monkeypatch.setattr(parse_mod, "_DECODER", whole)
-    monkeypatch.setattr(parse_mod, "_LIST_DECODER", pieces)
+    whole = _CountingDecoder(decode_mod._DECODER)
+    pieces = _CountingDecoder(decode_mod._LIST_DECODER)
+    monkeypatch.setattr(decode_mod, "_DECODER", whole)
+    monkeypatch.setattr(decode_mod, "_LIST_DECODER", pieces)
     text = json.dumps({"objects": records}).encode()
     snap = parse_day(bz2.compress(text, 1), DAY)
     assert whole.calls == 0  # every record came through the pieces
-    assert len(text) // parse_mod.PIECE_BYTES <= pieces.calls <= len(text) // parse_mod.PIECE_BYTES + 1
+    assert len(text) // decode_mod.PIECE_BYTES <= pieces.calls <= len(text) // decode_mod.PIECE_BYTES + 1
     assert len(snap) == len(records)

@@ -283,3 +283,31 @@ def test_report_without_figures(
     assert check_html(html).images == 0
     data = json.loads((out_dir / "report.json").read_text(encoding="utf-8"))
     assert data["provenance"]["verdicts"][0]["ip"] == US_IP
+
+
+def test_assess_command_loads_no_heavy_library(ground_truth: Path) -> None:
+    """The whole-process latency of ``ipevidence assess`` (issue 15, finding 11; measured by
+    benchmarks/assess_cli.py) rests on not importing scipy, shapely, maxminddb or matplotlib on
+    its path and not parsing the shipped cloud range files: held here as behaviour, not timing."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import ipevidence.cloudranges as cr\n"
+        "def refuse(*a, **k):\n"
+        "    raise AssertionError('a shipped cloud range file was parsed')\n"
+        "cr.ProviderRanges.load = classmethod(refuse)\n"
+        "from ipevidence.cli import main\n"
+        f"rc = main(['-q', '--ground-truth', {str(ground_truth)!r}, 'assess', {DE_IP!r},\n"
+        "           '--date', '2022-06-01'])\n"
+        "names = {'scipy', 'shapely', 'maxminddb', 'matplotlib'}\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & names)\n"
+        "print(rc, heavy)\n"
+    )
+    argv = [sys.executable, "-c", code]
+    out = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
+    assert out.returncode == 0, out.stderr
+    rc, heavy = out.stdout.strip().splitlines()[-1].split(" ", 1)
+    assert heavy == "[]"
+    assert int(rc) in (ExitCode.OK, ExitCode.NOT_VALID, ExitCode.INSUFFICIENT_DATA)

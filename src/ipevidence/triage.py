@@ -26,26 +26,48 @@ The result, :class:`TriageResult`, is columnar (numpy), with :meth:`~TriageResul
 :class:`TriageRecord` and :meth:`~TriageResult.summary` (a :class:`TriageSummary` per located
 country). Reason codes are in :data:`REASONS` (docs/triage.md explains each); reading case files and
 writing per-case results is :mod:`ipevidence.triage_io` (the ``ipevidence triage`` command).
+
+This module holds :func:`assess_many` and the engine :class:`Triage` (ground truths, databases,
+caches; one batch after another in :meth:`Triage.run`). The bulk parsing of the input columns is
+:mod:`ipevidence.triage_inputs`, the network checks in bulk :mod:`ipevidence.triage_networks`, the
+verdict's parts once per distinct input :mod:`ipevidence.triage_parts`; the results are
+:mod:`ipevidence.triage_result`, the reason codes :mod:`ipevidence.triage_reasons` and the summary
+:mod:`ipevidence.triage_summary`. Every name those held here before is re-exported.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
 import os
-import socket
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
-import attrs
 import numpy as np
 import numpy.typing as npt
 
 from ._version import __version__
-from .addresses import IPV4_DTYPE, IPV6_DTYPE, global_mask_v4, global_mask_v6, parse_address
-from .countries import COUNTRY_DTYPE, NOT_LOCATED, known_mask, normalize_country
-from .errors import DatabaseSelectionError, InvalidAddressError, InvalidParameterError, UnknownCountryError
+from .countries import COUNTRY_DTYPE, NOT_LOCATED, known_mask
+from .errors import DatabaseSelectionError, InvalidParameterError
 from .groundtruth import GroundTruth
+
+# the bulk input parsing, re-exported (its home is triage_inputs)
+from .triage_inputs import _NAT as _NAT
+from .triage_inputs import _Addresses as _Addresses
+from .triage_inputs import _as_list as _as_list
+from .triage_inputs import _factorize as _factorize
+from .triage_inputs import _is_missing as _is_missing
+from .triage_inputs import _parse_addresses as _parse_addresses
+from .triage_inputs import _parse_asns as _parse_asns
+from .triage_inputs import _parse_claims as _parse_claims
+from .triage_inputs import _parse_dates as _parse_dates
+from .triage_networks import networks_in_bulk
+
+# the verdict's parts, re-exported (their home is triage_parts)
+from .triage_parts import _BITMAP_SPAN as _BITMAP_SPAN
+from .triage_parts import _Columns as _Columns
+from .triage_parts import _Part as _Part
+from .triage_parts import _signature as _signature
+from .triage_parts import _unique as _unique
+from .triage_parts import judge_parts
 from .triage_result import (
     _CODE,
     _NO_AGE,
@@ -58,11 +80,10 @@ from .triage_result import (
     TriageRecord,
     TriageResult,
     TriageSummary,
-    _u16,
     decisive_criterion,
     reason_code,
 )
-from .verdict import Criterion, outcome_of
+from .triage_result import _u16 as _u16
 
 if TYPE_CHECKING:
     from .assessment import EvidentialAssessor
@@ -88,244 +109,8 @@ __all__ = [
 ]
 
 # --------------------------------------------------------------------------------------------
-# Columns in
-# --------------------------------------------------------------------------------------------
-
-
-def _as_list(values: Any, n: int | None = None, name: str = "column") -> list[Any]:
-    """A plain list of a column (sequence, numpy array, pandas Series/Index/Categorical)."""
-    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
-        values = values.to_numpy(dtype=object)
-    if isinstance(values, np.ndarray):
-        out = values.reshape(-1).tolist() if values.dtype.kind in "OUS" else list(values.reshape(-1))
-    else:
-        out = list(values)
-    if n is not None and len(out) != n:
-        raise InvalidParameterError(f"{name} has {len(out)} values for {n} addresses")
-    return out
-
-
-def _factorize(values: list[Any]) -> tuple[list[Any], npt.NDArray[np.intp]]:
-    """(distinct values in first-seen order, index of each value among them); unhashable values
-    each count as distinct."""
-    try:
-        index = {v: k for k, v in enumerate(dict.fromkeys(values))}
-        inverse = np.fromiter(map(index.__getitem__, values), dtype=np.intp, count=len(values))
-        return list(index), inverse
-    except TypeError:  # an unhashable value somewhere: one by one
-        pass
-    seen: dict[Any, int] = {}
-    uniques: list[Any] = []
-    inv = np.empty(len(values), dtype=np.intp)
-    for i, v in enumerate(values):
-        try:
-            k = seen.get(v)
-            hashable = True
-        except TypeError:
-            k, hashable = None, False
-        if k is None:
-            k = len(uniques)
-            uniques.append(v)
-            if hashable:
-                seen[v] = k
-        inv[i] = k
-    return uniques, inv
-
-
-def _is_missing(v: Any) -> bool:
-    """None, NaN, pandas' NA/NaT: no value (for the optional claim and ASN columns)."""
-    if v is None:
-        return True
-    if isinstance(v, float):
-        return math.isnan(v)
-    return type(v).__name__ in ("NAType", "NaTType")
-
-
-@attrs.frozen
-class _Addresses:
-    family: npt.NDArray[np.int8]  # 4, 6; 0 for not an address
-    v4: npt.NDArray[np.uint32]
-    v6: npt.NDArray[np.bytes_]
-    status: npt.NDArray[np.int16]  # -1 ok, else a reason index
-
-
-def _parse_addresses(values: list[Any]) -> _Addresses:
-    """Parse a column of addresses once per distinct value, as ``assess()`` does
-    (:func:`~ipevidence.addresses.parse_address`), with a fast path for dotted quads."""
-    uniques, inverse = _factorize(values)
-    m = len(uniques)
-    fam = np.zeros(m, np.int8)
-    v4 = np.zeros(m, IPV4_DTYPE)
-    v6 = np.zeros(m, IPV6_DTYPE)
-    pton, af4 = socket.inet_pton, socket.AF_INET
-    packed4 = bytearray(4 * m)
-    for k, v in enumerate(uniques):
-        if type(v) is str:
-            try:
-                packed4[4 * k : 4 * k + 4] = pton(af4, v)  # strict dotted quad: what ipaddress accepts
-                fam[k] = 4
-                continue
-            except (OSError, ValueError):
-                pass
-        try:
-            addr = parse_address(v)
-        except InvalidAddressError:
-            continue
-        if addr.version == 4:
-            packed4[4 * k : 4 * k + 4] = addr.packed
-            fam[k] = 4
-        else:
-            v6[k] = addr.packed
-            fam[k] = 6
-    v4[:] = np.frombuffer(bytes(packed4), dtype=">u4")
-    status = np.full(m, _CODE["invalid_address"], np.int16)
-    is4, is6 = fam == 4, fam == 6
-    glob = np.zeros(m, np.bool_)
-    glob[is4] = global_mask_v4(v4[is4])
-    glob[is6] = global_mask_v6(v6[is6])
-    status[(is4 | is6) & ~glob] = _CODE["not_global_address"]
-    status[(is4 | is6) & glob] = -1
-    return _Addresses(fam[inverse], v4[inverse], v6[inverse], status[inverse])
-
-
-_NAT: Final = np.datetime64("NaT", "D")
-
-
-def _parse_dates(values: Any, n: int) -> npt.NDArray[np.datetime64]:
-    """Evidence dates as a ``datetime64[D]`` column, NaT where ``assess()`` would refuse the value.
-
-    A ``datetime64`` column is read as calendar days; anything else per distinct value exactly as
-    ``assess()`` reads a date (a ``date``, a ``datetime`` (its own calendar date) or an ISO string).
-    """
-    from .assessment import _to_date
-
-    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
-        arr = values.to_numpy()
-        values = arr if arr.dtype.kind == "M" else values
-    if isinstance(values, np.ndarray) and values.dtype.kind == "M":
-        out = values.reshape(-1).astype("datetime64[D]")
-        if len(out) != n:
-            raise InvalidParameterError(f"dates has {len(out)} values for {n} addresses")
-        return out
-    items = _as_list(values, n, "dates")
-    uniques, inverse = _factorize(items)
-    days = np.full(len(uniques), _NAT)
-    for k, v in enumerate(uniques):
-        try:
-            days[k] = np.datetime64(_to_date(v), "D")
-        except (ValueError, TypeError, OverflowError):  # InvalidEvidenceDateError is a ValueError
-            continue
-    return days[inverse]
-
-
-def _parse_asns(values: Any, n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.bool_]]:
-    """(ASN, 0 for none; mask of values that are not AS numbers) as ``assess(asn=...)`` checks
-    them; None, NaN and pandas' NA mean "no ASN" (a float column, as pandas makes of integers with
-    gaps, is read as integers)."""
-    from .assessment import check_asn
-
-    if values is None:
-        return np.zeros(n, np.int64), np.zeros(n, np.bool_)
-    if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
-        values = values.to_numpy(dtype=object)
-    arr = np.asarray(values) if isinstance(values, np.ndarray) else None
-    if arr is not None and arr.dtype.kind in "iu":
-        col = arr.reshape(-1).astype(np.int64)
-        if len(col) != n:
-            raise InvalidParameterError(f"asns has {len(col)} values for {n} addresses")
-        bad = (col < 1) | (col > 2**32 - 1)
-        return np.where(bad, 0, col), bad
-    if arr is not None and arr.dtype.kind == "f":
-        colf = arr.reshape(-1).astype(np.float64)
-        if len(colf) != n:
-            raise InvalidParameterError(f"asns has {len(colf)} values for {n} addresses")
-        missing = np.isnan(colf)
-        ok = ~missing & (colf == np.floor(np.where(missing, 0, colf))) & (colf >= 1) & (colf <= 2**32 - 1)
-        return np.where(ok, colf, 0).astype(np.int64), ~missing & ~ok
-    items = _as_list(values, n, "asns")
-    uniques, inverse = _factorize(items)
-    got = np.zeros(len(uniques), np.int64)
-    bad = np.zeros(len(uniques), np.bool_)
-    for k, v in enumerate(uniques):
-        if _is_missing(v):
-            continue
-        if isinstance(v, float) and v.is_integer():
-            v = int(v)
-        try:
-            got[k] = check_asn(v) or 0
-        except InvalidParameterError:
-            bad[k] = True
-    return got[inverse], bad[inverse]
-
-
-def _parse_claims(values: Any, n: int) -> tuple[npt.NDArray[np.bytes_], npt.NDArray[np.bool_]]:
-    """(claimed country ``S2``, b"" for none; mask of claims that are not countries), as
-    ``assess(claimed_country=...)`` reads them (an empty value is no claim; NaN and NA too)."""
-    if values is None:
-        return np.zeros(n, COUNTRY_DTYPE), np.zeros(n, np.bool_)
-    items = _as_list(values, n, "claimed_countries")
-    uniques, inverse = _factorize(items)
-    got = np.zeros(len(uniques), COUNTRY_DTYPE)
-    bad = np.zeros(len(uniques), np.bool_)
-    for k, v in enumerate(uniques):
-        try:
-            if _is_missing(v) or not v:
-                continue
-            got[k] = normalize_country(v).encode("ascii")
-        except (UnknownCountryError, TypeError, ValueError):
-            bad[k] = True
-    return got[inverse], bad[inverse]
-
-
-# --------------------------------------------------------------------------------------------
 # The engine
 # --------------------------------------------------------------------------------------------
-
-
-def _signature(criteria: Iterable[Criterion]) -> tuple[tuple[str, str, bool, bool | None], ...]:
-    """What the outcome rule and the reason code read of criteria: name, group, required, passed
-    (never the figures, which :func:`outcome_of` compares only through ``passed``)."""
-    return tuple((c.name, c.group, c.required, c.passed) for c in criteria)
-
-
-class _Part:
-    """One part of a verdict computed once per distinct key: its criteria and their signature id."""
-
-    def __init__(self) -> None:
-        self.criteria: list[tuple[Criterion, ...]] = []
-        self.sig_ids: list[int] = []
-        self._sigs: dict[tuple[Any, ...], int] = {}
-
-    def add(self, criteria: Sequence[Criterion]) -> None:
-        crit = tuple(criteria)
-        self.criteria.append(crit)
-        self.sig_ids.append(self._sigs.setdefault(_signature(crit), len(self._sigs)))
-
-    def sig_column(self, ids: npt.NDArray[np.intp]) -> npt.NDArray[np.int64]:
-        table = np.asarray([*self.sig_ids, len(self._sigs)], dtype=np.int64)  # -1 -> "absent"
-        return table[ids]
-
-
-def _unique(keys: npt.NDArray[Any]) -> tuple[npt.NDArray[Any], npt.NDArray[np.intp], npt.NDArray[np.intp]]:
-    """(distinct keys in order, the index of one row holding each, the inverse). Keys in a small
-    range are counted with a bitmap in linear time; others are sorted."""
-    if keys.size == 0:
-        return keys, np.zeros(0, np.intp), np.zeros(0, np.intp)
-    lo, hi = int(keys.min()), int(keys.max())
-    if hi - lo < _BITMAP_SPAN:
-        offset = keys - lo
-        seen = np.zeros(hi - lo + 1, np.bool_)
-        seen[offset] = True
-        present = np.flatnonzero(seen)
-        rank = np.cumsum(seen, dtype=np.intp) - 1
-        holder = np.empty(hi - lo + 1, np.intp)
-        holder[offset] = np.arange(keys.size, dtype=np.intp)  # some row of each key: all alike
-        return present + lo, holder[present], rank[offset]
-    uniq, first, inverse = np.unique(keys, return_index=True, return_inverse=True)
-    return uniq, first, inverse.reshape(-1)
-
-
-_BITMAP_SPAN: Final = 1 << 25
 
 
 def _open_ground_truths(
@@ -618,260 +403,13 @@ class Triage:
             line=None if lines is None else np.asarray(lines, dtype=np.int64).reshape(-1),
         )
 
-    # -- the network, as classify_for_evidence / classify_address would -----------------------
+    # -- the network, as classify_for_evidence / classify_address would (triage_networks) -----
 
-    def _networks(
-        self,
-        a: EvidentialAssessor,
-        col: npt.NDArray[Any],
-        days: npt.NDArray[np.datetime64],
-        given: npt.NDArray[np.int64],
-    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-        """(ASN, 0 for unknown; hosting label id, 0 for none) of each case: the caller's ASN wins,
-        else the assessor's IP-to-ASN table, else (``network_data``) the shipped table nearest the
-        case's date; a hosting ASN of the policy's set, else a cloud range file (the assessor's, or
-        the shipped ones nearest the date)."""
-        from .networks import EXTENDED_HOSTING_ASNS as _HOSTING_NAMES
-        from .networks import CloudRanges, ProviderRanges, asn_table_for, shipped_cloud_ranges
+    _networks = networks_in_bulk
 
-        p = self.policy
-        fam = 4 if col.dtype == IPV4_DTYPE else 6
-        n = col.shape[0]
-        asn = given.copy()
-        provider = np.zeros(n, np.int64)
-        udays, dinv = np.unique(days, return_inverse=True)
-        dinv = dinv.reshape(-1)
-        groups: dict[tuple[int, tuple[int, ...]], list[int]] = {}
-        sources: dict[tuple[int, tuple[int, ...]], tuple[Any, CloudRanges | None]] = {}
-        for k, day in enumerate(udays.tolist()):
-            table: Any = a.asn_table
-            ranges: Any = a.cloud_ranges
-            if p.network_data:
-                if table is None:
-                    table = asn_table_for(day, fam)
-                if ranges is None:
-                    ranges = shipped_cloud_ranges(day)
-            if isinstance(ranges, ProviderRanges):
-                ranges = CloudRanges((ranges,))
-            key = (id(table), tuple(id(pr) for pr in ranges.providers) if ranges is not None else (-1,))
-            groups.setdefault(key, []).append(k)
-            sources[key] = (table, ranges)
-        cloud = np.asarray(sorted(p.cloud_asns), dtype=np.int64)
-        for key, day_ids in groups.items():
-            table, ranges = sources[key]
-            rows = np.flatnonzero(np.isin(dinv, np.asarray(day_ids)))
-            need = rows[asn[rows] == 0]
-            if table is not None and need.size:
-                asn[need] = table.lookup(col[need]).astype(np.int64)
-            in_set = np.isin(asn[rows], cloud) & (asn[rows] > 0)
-            for a_num in np.unique(asn[rows][in_set]).tolist():
-                label = _HOSTING_NAMES.get(int(a_num), f"AS{int(a_num)}")
-                provider[rows[in_set & (asn[rows] == a_num)]] = self._hosting_id(label)
-            if ranges is not None and len(ranges.providers):
-                rest = rows[~in_set]
-                if rest.size:
-                    idx = ranges.match(col[rest]).astype(np.int64)
-                    for i in np.unique(idx[idx >= 0]).tolist():
-                        provider[rest[idx == i]] = self._hosting_id(ranges.providers[i].provider)
-        return asn, provider
+    # -- the verdict's parts, once per distinct input (triage_parts) ---------------------------
 
-    # -- the verdict's parts, once per distinct input ---------------------------------------
-
-    def _judge(
-        self,
-        a: EvidentialAssessor,
-        rows: npt.NDArray[np.intp],
-        col: npt.NDArray[Any],
-        days: npt.NDArray[np.datetime64],
-        year: npt.NDArray[np.int64],
-        first: npt.NDArray[np.int16],
-        last: npt.NDArray[np.int16],
-        located: npt.NDArray[np.bytes_],
-        claimed: npt.NDArray[np.bytes_],
-        given: npt.NDArray[np.int64],
-        out: _Columns,
-    ) -> None:
-        p = self.policy
-        m = rows.size
-        loc16 = _u16(located)
-        has_loc = loc16 > 0
-        country = np.where(has_loc, located, claimed)
-        c16 = _u16(country)
-        cl16 = _u16(claimed)
-        # dense small numbers for the countries and years in keys (so that keys fit a bitmap)
-        dense = np.zeros(1 << 16, np.int64)
-        present = np.flatnonzero(np.bincount(np.concatenate([loc16, cl16]), minlength=1 << 16))
-        dense[present] = np.arange(present.size)
-        dloc, dcl, dc = dense[loc16], dense[cl16], dense[c16]
-        ny = int(year.max() - year.min() + 1) if m else 1
-        yr = year - (int(year.min()) if m else 0)
-        nc = max(1, int(present.size))
-        asn, provider = self._networks(a, col, days, given)
-        out.asn[rows] = asn.astype(np.uint32)
-        out.hosting[rows] = provider.astype(np.int16)
-        out.network_checked[rows] = (asn > 0) | (provider > 0)
-
-        def text(code: int) -> str | None:
-            return None if code == 0 else int(code).to_bytes(2, "big").decode("ascii")
-
-        def first_last(y: int) -> tuple[int, int]:
-            return a.located.window(int(y), p.window_years)
-
-        # 1. the country's criteria, per (country, window)
-        ev_part = _Part()
-        evaluations: list[Any] = []
-        ev_ids = np.full(m, -1, np.intp)
-        sel = np.flatnonzero(c16 > 0)
-        acc_all = np.full(0, np.nan)
-        acc_min = np.full(0, np.nan)
-        if sel.size:
-            keys, firsts, inv = _unique(dc[sel] * ny + yr[sel])
-            acc_all = np.full(len(keys), np.nan)
-            acc_min = np.full(len(keys), np.nan)
-            for k, r in enumerate(sel[firsts].tolist()):
-                f, la = first_last(year[r])
-                ev = a.evaluate_country(str(text(int(c16[r]))), f, la)
-                ev_part.add(ev.criteria)
-                evaluations.append(ev)
-                for c in ev.criteria:
-                    if c.name == "hist_all" and c.figure is not None:
-                        acc_all[k] = float(c.figure)
-                    elif c.name == "hist_min" and c.figure is not None:
-                        acc_min[k] = float(c.figure)
-            ev_ids[sel] = inv
-            out.accuracy[rows[sel]] = acc_all[inv]
-            out.accuracy_min[rows[sel]] = acc_min[inv]
-        # 2. located, per located country
-        loc_part = _Part()
-        _lkeys, lfirst, loc_ids = _unique(dloc)
-        for r in lfirst.tolist():
-            loc_part.add([a._located_criterion(text(int(loc16[r])))])
-        # 3. the network: cloud/hosting per (ASN known, provider); the own network's accuracy per
-        #    (located, ASN, window), needed only where it can decide (network_required)
-        net_part = _Part()
-        _nkeys, nfirst, net_ids = _unique(((asn > 0).astype(np.int64) << 16) | provider)
-        for r in nfirst.tolist():
-            label = self.hosting_labels[int(provider[r])] if provider[r] else None
-            net_part.add([a._cloud_criterion(int(asn[r]) or None, label)])
-        acc_part = _Part()
-        acc_ids = np.full(m, -1, np.intp)
-        if p.network_required:
-            sel = np.flatnonzero(has_loc & (asn > 0) & (provider == 0))
-            if sel.size:
-                keys, firsts, inv = _unique((loc16[sel] << 48) | (asn[sel] << 16) | year[sel])
-                for r in sel[firsts].tolist():
-                    f, la = first_last(year[r])
-                    crit, _reasons, _acc = a._network_accuracy_criterion(
-                        str(text(int(loc16[r]))), int(asn[r]), f, la
-                    )
-                    acc_part.add([crit])
-                acc_ids[sel] = inv
-        # 4. the claim, per (located, claimed)
-        claim_part = _Part()
-        claim_ids = np.full(m, -1, np.intp)
-        sel = np.flatnonzero(cl16 > 0)
-        if sel.size:
-            keys, firsts, inv = _unique(dloc[sel] * nc + dcl[sel])
-            for r in sel[firsts].tolist():
-                claim_part.add([a._claim_criterion(text(int(loc16[r])), str(text(int(cl16[r]))))])
-            claim_ids[sel] = inv
-        # 5. the database, per distinct input of _database_criterion (the assessor's own key)
-        build = np.datetime64(a.backend.build_date, "D")
-        delta = (days - build).astype(np.int64)
-        db_part = _Part()
-        _dkeys, dfirst, db_ids = _unique(a._database_keys(loc16, days))
-        for r in dfirst.tolist():
-            f, la = first_last(year[r])
-            when = days[r].astype(dt.date)
-            db_part.add([a._database_criterion(text(int(loc16[r])), when, abs(int(delta[r])), f, la)])
-        # 6. the likelihood ratio, per (Hp, located, window)
-        hp16 = np.where(cl16 > 0, cl16, loc16)
-        if p.report_lr:
-            sel = np.flatnonzero(hp16 > 0)
-            if sel.size:
-                dhp = np.where(cl16[sel] > 0, dcl[sel], dloc[sel])
-                keys, firsts, inv = _unique((dhp * nc + dloc[sel]) * ny + yr[sel])
-                lr_val = np.full(len(keys), np.nan)
-                lr_txt = np.full(len(keys), -1, np.int32)
-                lr_vs = np.zeros(len(keys), COUNTRY_DTYPE)
-                for k, r in enumerate(sel[firsts].tolist()):
-                    f, la = first_last(year[r])
-                    lr, _note = a._lr(str(text(int(hp16[r]))), text(int(loc16[r])), f, la)
-                    if lr is not None and lr.headline is not None:
-                        rep = lr.headline.reported
-                        lr_val[k] = np.inf if rep is None else float(rep)
-                        lr_txt[k] = self._lr_text_id(lr.verbal)
-                        lr_vs[k] = (lr.weakest_against or "").encode("ascii")
-                out.lr[rows[sel]] = lr_val[inv]
-                out.lr_verbal[rows[sel]] = lr_txt[inv]
-                out.lr_against[rows[sel]] = lr_vs[inv]
-        # 7. the outcome: each distinct combination of the parts' signatures, decided by
-        #    outcome_of on one case's criteria (in a verdict's order), broadcast to all like it
-        sigs = [
-            ev_part.sig_column(ev_ids),
-            loc_part.sig_column(loc_ids),
-            net_part.sig_column(net_ids),
-            acc_part.sig_column(acc_ids),
-            claim_part.sig_column(claim_ids),
-            db_part.sig_column(db_ids),
-        ]
-        combo = np.zeros(m, np.int64)
-        for s in sigs:
-            combo = combo * (int(s.max()) + 1 if s.size else 1) + s
-        ckeys, cfirst, cinv = _unique(combo)
-        reason = np.empty(len(ckeys), np.uint8)
-        outcome = np.empty(len(ckeys), np.uint8)
-        for k, r in enumerate(cfirst.tolist()):
-            network = list(net_part.criteria[net_ids[r]])
-            if acc_ids[r] >= 0:
-                network += list(acc_part.criteria[acc_ids[r]])
-            case = a._case_criteria(
-                evaluations[ev_ids[r]] if ev_ids[r] >= 0 else None,
-                text(int(loc16[r])),
-                network,
-                text(int(cl16[r])),
-                db_part.criteria[db_ids[r]][0],
-            )
-            decided = outcome_of(case)
-            outcome[k] = _OUTCOME[decided]
-            reason[k] = _CODE[reason_code(case, decided)]
-        out.reason[rows] = reason[cinv]
-        out.outcome[rows] = outcome[cinv]
-
-
-@attrs.define
-class _Columns:
-    """The per-case outputs being filled."""
-
-    reason: npt.NDArray[np.uint8]
-    outcome: npt.NDArray[np.uint8]
-    located: npt.NDArray[np.bytes_]
-    database: npt.NDArray[np.int16]
-    accuracy: npt.NDArray[np.float64]
-    accuracy_min: npt.NDArray[np.float64]
-    lr: npt.NDArray[np.float64]
-    lr_verbal: npt.NDArray[np.int32]
-    lr_against: npt.NDArray[np.bytes_]
-    asn: npt.NDArray[np.uint32]
-    network_checked: npt.NDArray[np.bool_]
-    hosting: npt.NDArray[np.int16]
-
-    @classmethod
-    def empty(cls, n: int) -> _Columns:
-        return cls(
-            reason=np.zeros(n, np.uint8),
-            outcome=np.zeros(n, np.uint8),
-            located=np.zeros(n, COUNTRY_DTYPE),
-            database=np.full(n, -1, np.int16),
-            accuracy=np.full(n, np.nan),
-            accuracy_min=np.full(n, np.nan),
-            lr=np.full(n, np.nan),
-            lr_verbal=np.full(n, -1, np.int32),
-            lr_against=np.zeros(n, COUNTRY_DTYPE),
-            asn=np.zeros(n, np.uint32),
-            network_checked=np.zeros(n, np.bool_),
-            hosting=np.zeros(n, np.int16),
-        )
+    _judge = judge_parts
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,22 +1,19 @@
-"""What triage gives back: outcomes, reason codes, per-case columns and the per-country summary.
+"""What triage gives back: per-case results as columns, their exports and their order.
 
-* :data:`OUTCOMES` (``valid``, ``not valid``, ``insufficient data`` and triage's fourth,
-  ``cannot be assessed``) and :data:`REASONS`, the stable list of reason codes (docs/triage.md);
-  :func:`reason_code` gives a verdict's code (its :func:`decisive_criterion`);
 * :class:`TriageResult`: every case's outcome, reason, figures, likelihood ratio, network, window
-  and database as numpy columns, with :meth:`~TriageResult.to_pandas`,
-  :meth:`~TriageResult.to_arrow`, iteration as :class:`TriageRecord` and
-  :meth:`~TriageResult.summary`;
-* :class:`TriageSummary`: cases per located country and reason code, as text, Markdown, HTML and
-  canonical JSON with the provenance.
+  and database as numpy columns (:data:`COLUMNS`), with :meth:`~TriageResult.to_pandas`,
+  :meth:`~TriageResult.to_arrow` (:func:`arrow_table`), iteration as :class:`TriageRecord`,
+  :meth:`~TriageResult.summary` and the triage order (:func:`sort_keys`).
 
+The outcomes and reason codes (:data:`OUTCOMES`, :data:`REASONS`, :func:`reason_code`,
+:func:`decisive_criterion`) live in :mod:`ipevidence.triage_reasons` and the per-country summary
+(:class:`TriageSummary`) in :mod:`ipevidence.triage_summary`; both are re-exported here.
 :func:`ipevidence.triage.assess_many` makes results; :mod:`ipevidence.triage_io` writes them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import html
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Final
@@ -25,10 +22,27 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from ._version import __version__
-from .countries import COUNTRY_DTYPE, country_name
-from .jsonutil import canonical_json, to_jsonable
-from .verdict import INSUFFICIENT, NOT_VALID, VALID, Criterion, outcome_of
+from .countries import COUNTRY_DTYPE
+from .jsonutil import to_jsonable
+
+# the reason codes and the summary, re-exported (their home is triage_reasons / triage_summary)
+from .triage_reasons import _CODE as _CODE
+from .triage_reasons import _FAILED as _FAILED
+from .triage_reasons import _OUTCOME as _OUTCOME
+from .triage_reasons import _REASON_OUTCOME as _REASON_OUTCOME
+from .triage_reasons import _UNMEASURED as _UNMEASURED
+from .triage_reasons import (
+    CANNOT_ASSESS,
+    OUTCOMES,
+    REASONS,
+    Reason,
+    decisive_criterion,
+    reason_code,
+)
+from .triage_reasons import _r as _r
+from .triage_summary import _NOT_LOCATED_LABEL as _NOT_LOCATED_LABEL
+from .triage_summary import TriageSummary
+from .triage_summary import _s2_text as _s2_text
 
 if TYPE_CHECKING:
     from .provenance import DatabaseInfo
@@ -45,253 +59,6 @@ __all__ = [
     "decisive_criterion",
     "reason_code",
 ]
-
-#: the fourth outcome of triage: ``assess()`` would refuse the case (see the ``input`` reasons)
-CANNOT_ASSESS: Final = "cannot be assessed"
-#: every outcome (the order of the ``outcome`` column's codes)
-OUTCOMES: Final[tuple[str, ...]] = (VALID, NOT_VALID, INSUFFICIENT, CANNOT_ASSESS)
-
-
-@attrs.frozen
-class Reason:
-    """One reason code: the ``code`` written in results, the ``outcome`` it goes with, the verdict
-    criterion it stands for (None for an input problem or a valid case) and what it means."""
-
-    code: str
-    outcome: str
-    criterion: str | None
-    meaning: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "code": self.code,
-            "outcome": self.outcome,
-            "criterion": self.criterion,
-            "meaning": self.meaning,
-        }
-
-
-def _r(code: str, outcome: str, criterion: str | None, meaning: str) -> Reason:
-    return Reason(code, outcome, criterion, meaning)
-
-
-#: The stable list of reason codes (docs/triage.md). A case's code is its decisive criterion: the
-#: first criterion, in a verdict's order, of the kind :func:`~ipevidence.verdict.outcome_of` decides
-#: by (see :func:`decisive_criterion`). New codes are only ever appended.
-REASONS: Final[tuple[Reason, ...]] = (
-    _r("valid", VALID, None, "every required criterion passed"),
-    # the address and the claim (not valid, however good the country's record)
-    _r("not_located", NOT_VALID, "located", "the database places the address in no country"),
-    _r(
-        "cloud_or_hosting",
-        NOT_VALID,
-        "cloud_hosting",
-        "the address is in a cloud, hosting, CDN or VPN network",
-    ),
-    _r("claim_mismatch", NOT_VALID, "claim", "the database's country is not the claimed country"),
-    # a clear failure of the country's accuracy
-    _r(
-        "accuracy_clearly_below",
-        NOT_VALID,
-        "accuracy_upper",
-        "even the upper confidence bound of the accuracy (a year's or the window's) is below the threshold",
-    ),
-    # too little ground truth
-    _r("window_too_short", INSUFFICIENT, "window_years", "too few years of ground truth in the window"),
-    _r("too_few_addresses", INSUFFICIENT, "addresses_total", "too few ground-truth addresses of the country"),
-    _r("thin_year", INSUFFICIENT, "addresses_per_year", "a year of the window has too few addresses"),
-    # the other required criteria
-    _r(
-        "yearly_accuracy_below",
-        NOT_VALID,
-        "hist_min",
-        "Hist min (the lowest yearly accuracy) is below the threshold",
-    ),
-    _r("accuracy_below", NOT_VALID, "hist_all", "Hist all (the window's accuracy) is below the threshold"),
-    _r("too_few_probes", NOT_VALID, "distinct_probes", "too few distinct probes in the country"),
-    _r("too_few_asns", NOT_VALID, "distinct_asns", "too few distinct networks (ASNs) in the country"),
-    _r(
-        "low_population_coverage",
-        NOT_VALID,
-        "population_coverage",
-        "the ground truth covers too little of the country's city population",
-    ),
-    _r(
-        "border_removals",
-        NOT_VALID,
-        "border_removed_share",
-        "too many records were removed for coordinates outside their declared country",
-    ),
-    _r(
-        "overseas_parts",
-        NOT_VALID,
-        "overseas_parts",
-        "the country has overseas parts (when the policy voids them)",
-    ),
-    _r(
-        "network_accuracy_below",
-        NOT_VALID,
-        "network_accuracy",
-        "the accuracy on the address's own network is below the threshold (when required)",
-    ),
-    _r(
-        "database_gap",
-        NOT_VALID,
-        "database_gap_days",
-        "the database is too far from the evidence date (when required)",
-    ),
-    _r(
-        "database_age_accuracy_below",
-        NOT_VALID,
-        "database_age_accuracy",
-        "builds as old as the one used place the country less accurately than the threshold",
-    ),
-    # required criteria that could not be measured
-    _r(
-        "network_not_checked",
-        INSUFFICIENT,
-        "cloud_hosting",
-        "no source could tell the address's network: a cloud, hosting or VPN address cannot be ruled out",
-    ),
-    _r("accuracy_not_measured", INSUFFICIENT, "hist_all", "the country's accuracy could not be measured"),
-    _r(
-        "coverage_not_measured",
-        INSUFFICIENT,
-        "population_coverage",
-        "the population coverage could not be measured",
-    ),
-    _r(
-        "border_share_not_measured",
-        INSUFFICIENT,
-        "border_removed_share",
-        "the border removals are not recorded",
-    ),
-    _r(
-        "network_accuracy_not_measured",
-        INSUFFICIENT,
-        "network_accuracy",
-        "too little ground truth in the address's own network (when required)",
-    ),
-    _r(
-        "database_age_not_measured",
-        INSUFFICIENT,
-        "database_age_accuracy",
-        "no build of the database's age has ground truth of the country",
-    ),
-    _r("other_criterion_failed", NOT_VALID, None, "a required criterion not in this list failed"),
-    _r(
-        "other_criterion_not_measured",
-        INSUFFICIENT,
-        None,
-        "a required criterion not in this list was not measured",
-    ),
-    # cannot be assessed: what assess() refuses
-    _r("invalid_address", CANNOT_ASSESS, None, "not an IP address"),
-    _r(
-        "not_global_address",
-        CANNOT_ASSESS,
-        None,
-        "private, shared (carrier-grade NAT), loopback, link-local, documentation, multicast or reserved",
-    ),
-    _r("invalid_date", CANNOT_ASSESS, None, "the case's date or time is missing or unreadable"),
-    _r("invalid_asn", CANNOT_ASSESS, None, "the given AS number is not one (1 to 4294967295)"),
-    _r(
-        "no_ground_truth_for_family",
-        CANNOT_ASSESS,
-        None,
-        "no ground truth of the address's family was given (an IPv6 address without an IPv6 ground truth)",
-    ),
-    _r("unknown_claimed_country", CANNOT_ASSESS, None, "the claimed country is not an ISO 3166-1 code"),
-    _r(
-        "no_database_for_family", CANNOT_ASSESS, None, "the database (every build) lacks the address's family"
-    ),
-    _r(
-        "no_database_for_date",
-        CANNOT_ASSESS,
-        None,
-        "no build of the catalogue is dated on or before the case's date",
-    ),
-    _r(
-        "date_outside_ground_truth",
-        CANNOT_ASSESS,
-        None,
-        "the case's year is outside the ground truth's years",
-    ),
-    _r(
-        "unknown_database_country",
-        CANNOT_ASSESS,
-        None,
-        "the database answers with a code that is not a country",
-    ),
-)
-_CODE: Final[dict[str, int]] = {r.code: i for i, r in enumerate(REASONS)}
-_OUTCOME: Final[dict[str, int]] = {o: i for i, o in enumerate(OUTCOMES)}
-_REASON_OUTCOME: Final = np.array([_OUTCOME[r.outcome] for r in REASONS], dtype=np.uint8)
-# decided criteria -> reason code, for a failure and for "could not be measured"
-_FAILED: Final[dict[str, str]] = {
-    "located": "not_located",
-    "cloud_hosting": "cloud_or_hosting",
-    "claim": "claim_mismatch",
-    "accuracy_upper": "accuracy_clearly_below",
-    "window_years": "window_too_short",
-    "addresses_total": "too_few_addresses",
-    "addresses_per_year": "thin_year",
-    "hist_min": "yearly_accuracy_below",
-    "hist_all": "accuracy_below",
-    "distinct_probes": "too_few_probes",
-    "distinct_asns": "too_few_asns",
-    "population_coverage": "low_population_coverage",
-    "border_removed_share": "border_removals",
-    "overseas_parts": "overseas_parts",
-    "network_accuracy": "network_accuracy_below",
-    "database_gap_days": "database_gap",
-    "database_age_accuracy": "database_age_accuracy_below",
-}
-_UNMEASURED: Final[dict[str, str]] = {
-    "cloud_hosting": "network_not_checked",
-    "hist_all": "accuracy_not_measured",
-    "hist_min": "accuracy_not_measured",
-    "accuracy_upper": "accuracy_not_measured",
-    "population_coverage": "coverage_not_measured",
-    "border_removed_share": "border_share_not_measured",
-    "network_accuracy": "network_accuracy_not_measured",
-    "database_age_accuracy": "database_age_not_measured",
-}
-
-
-def decisive_criterion(criteria: Sequence[Criterion], outcome: str | None = None) -> Criterion | None:
-    """The criterion that decides ``outcome`` (default: :func:`~ipevidence.verdict.outcome_of`),
-    following the outcome rule's order and, within one step, the criteria's order: a failing
-    address or claim criterion; else a clear accuracy failure; else a failing data criterion; else
-    any failing required criterion; else a required criterion that was not measured. None for a
-    valid verdict."""
-    crit = list(criteria)
-    result = outcome_of(crit) if outcome is None else outcome
-    if result == VALID:
-        return None
-    steps = (
-        lambda c: c.failed and c.group in ("address", "claim"),
-        lambda c: c.failed and c.name == "accuracy_upper",
-        lambda c: c.failed and c.group == "data",
-        lambda c: c.failed,
-        lambda c: c.required and c.passed is None,
-    )
-    for step in steps:
-        for c in crit:
-            if step(c):  # type: ignore[no-untyped-call]
-                return c
-    return None
-
-
-def reason_code(criteria: Sequence[Criterion], outcome: str | None = None) -> str:
-    """The reason code (:data:`REASONS`) of a verdict's criteria: its :func:`decisive_criterion`."""
-    c = decisive_criterion(criteria, outcome)
-    if c is None:
-        return "valid"
-    if c.passed is None:
-        return _UNMEASURED.get(c.name, "other_criterion_not_measured")
-    return _FAILED.get(c.name, "other_criterion_failed")
-
 
 # --------------------------------------------------------------------------------------------
 # The result
@@ -324,10 +91,6 @@ COLUMNS: Final[tuple[str, ...]] = (
     "database_build_date",
     "database_age_days",
 )
-
-
-def _s2_text(code: bytes) -> str:
-    return code.decode("ascii") if code else ""
 
 
 @attrs.frozen
@@ -624,233 +387,6 @@ def arrow_table(result: TriageResult, pa: Any) -> Any:
         else:
             arrays[name] = pa.array([None if v is None else str(v) for v in values], type=pa.string())
     return pa.table(arrays)
-
-
-# --------------------------------------------------------------------------------------------
-# The summary
-# --------------------------------------------------------------------------------------------
-
-_NOT_LOCATED_LABEL: Final = "not located"
-
-
-@attrs.frozen(eq=False)
-class TriageSummary:
-    """Cases per located country and reason code (``counts[i, j]``: country ``countries[i]``,
-    reason :data:`REASONS` ``[j]``); ``""`` is "not located" (which includes every case that was
-    not geolocated: not an address, private space, ...). Summaries of parts of one run add up
-    (:meth:`merge`); ``provenance`` says what produced them."""
-
-    countries: tuple[str, ...]
-    counts: npt.NDArray[np.int64]
-    provenance: Mapping[str, Any] = attrs.field(factory=dict)
-
-    @classmethod
-    def of(cls, result: TriageResult, provenance: Mapping[str, Any] | None = None) -> TriageSummary:
-        codes, inverse = np.unique(result.located, return_inverse=True)
-        counts = np.zeros((len(codes), len(REASONS)), np.int64)
-        np.add.at(counts, (inverse.reshape(-1), result.reason.astype(np.intp)), 1)
-        return cls(
-            tuple(_s2_text(c) for c in codes.tolist()),
-            counts,
-            dict(result.provenance if provenance is None else provenance),
-        )
-
-    def merge(self, other: TriageSummary) -> TriageSummary:
-        """The summary of both parts (provenance of ``self``)."""
-        names = sorted(set(self.countries) | set(other.countries))
-        pos = {c: i for i, c in enumerate(names)}
-        counts = np.zeros((len(names), len(REASONS)), np.int64)
-        for src in (self, other):
-            for i, c in enumerate(src.countries):
-                counts[pos[c]] += src.counts[i]
-        return attrs.evolve(self, countries=tuple(names), counts=counts)
-
-    @property
-    def total(self) -> int:
-        return int(self.counts.sum())
-
-    def by_outcome(self) -> npt.NDArray[np.int64]:
-        """Cases per country (rows) and outcome (columns, :data:`OUTCOMES`)."""
-        out = np.zeros((len(self.countries), len(OUTCOMES)), np.int64)
-        for j, r in enumerate(REASONS):
-            out[:, _OUTCOME[r.outcome]] += self.counts[:, j]
-        return out
-
-    def rows(self) -> list[dict[str, Any]]:
-        """One dictionary per country, largest first (not located last): cases, valid, not valid
-        (with the count per reason), insufficient data (per reason), cannot be assessed (per reason)."""
-        outcomes = self.by_outcome()
-        order = sorted(
-            range(len(self.countries)),
-            key=lambda i: (self.countries[i] == "", -int(self.counts[i].sum()), self.countries[i]),
-        )
-        out = []
-        for i in order:
-            per = {r.code: int(self.counts[i, j]) for j, r in enumerate(REASONS) if self.counts[i, j]}
-            out.append(
-                {
-                    "country": self.countries[i] or None,
-                    "name": country_name(self.countries[i]) if self.countries[i] else _NOT_LOCATED_LABEL,
-                    "cases": int(self.counts[i].sum()),
-                    "valid": int(outcomes[i, _OUTCOME[VALID]]),
-                    "not_valid": int(outcomes[i, _OUTCOME[NOT_VALID]]),
-                    "insufficient_data": int(outcomes[i, _OUTCOME[INSUFFICIENT]]),
-                    "cannot_be_assessed": int(outcomes[i, _OUTCOME[CANNOT_ASSESS]]),
-                    "not_valid_by_reason": {
-                        k: v for k, v in per.items() if REASONS[_CODE[k]].outcome == NOT_VALID
-                    },
-                    "insufficient_by_reason": {
-                        k: v for k, v in per.items() if REASONS[_CODE[k]].outcome == INSUFFICIENT
-                    },
-                    "cannot_be_assessed_by_reason": {
-                        k: v for k, v in per.items() if REASONS[_CODE[k]].outcome == CANNOT_ASSESS
-                    },
-                }
-            )
-        return out
-
-    def totals(self) -> dict[str, int]:
-        outcomes = self.by_outcome().sum(axis=0)
-        return {"cases": self.total, **{o: int(outcomes[i]) for i, o in enumerate(OUTCOMES)}}
-
-    def to_dict(self) -> dict[str, Any]:
-        data = {
-            "totals": self.totals(),
-            "countries": self.rows(),
-            "reasons": [r.to_dict() for r in REASONS],
-            "provenance": dict(self.provenance),
-        }
-        out: dict[str, Any] = to_jsonable(data)
-        return out
-
-    def to_json(self, *, indent: int | None = 2) -> str:
-        """Canonical JSON (sorted keys): byte-identical for the same inputs."""
-        return canonical_json(self.to_dict(), indent=indent)
-
-    def _table_rows(self, limit: int | None = None) -> list[tuple[str, ...]]:
-        rows: list[tuple[str, ...]] = []
-        data = self.rows()
-        for row in data[:limit] if limit else data:
-            nv = ", ".join(
-                f"{k} {v:,}" for k, v in sorted(row["not_valid_by_reason"].items(), key=lambda kv: -kv[1])
-            )
-            ins = ", ".join(
-                f"{k} {v:,}" for k, v in sorted(row["insufficient_by_reason"].items(), key=lambda kv: -kv[1])
-            )
-            cba = ", ".join(
-                f"{k} {v:,}"
-                for k, v in sorted(row["cannot_be_assessed_by_reason"].items(), key=lambda kv: -kv[1])
-            )
-            rows.append(
-                (
-                    row["country"] or "--",
-                    row["name"],
-                    f"{row['cases']:,}",
-                    f"{row['valid']:,}",
-                    f"{row['not_valid']:,}" + (f" ({nv})" if nv else ""),
-                    f"{row['insufficient_data']:,}" + (f" ({ins})" if ins else ""),
-                    f"{row['cannot_be_assessed']:,}" + (f" ({cba})" if cba else ""),
-                )
-            )
-        return rows
-
-    _HEAD: ClassVar[tuple[str, ...]] = (
-        "Country",
-        "Name",
-        "Cases",
-        "Valid",
-        "Not valid (by reason)",
-        "Insufficient data",
-        "Cannot be assessed",
-    )
-
-    def _lead(self) -> list[str]:
-        t = self.totals()
-        lines = [
-            f"{t['cases']:,} cases: {t[VALID]:,} valid, {t[NOT_VALID]:,} not valid, "
-            f"{t[INSUFFICIENT]:,} insufficient data, {t[CANNOT_ASSESS]:,} cannot be assessed; "
-            f"{sum(1 for c in self.countries if c):,} located countries."
-        ]
-        reading = self.provenance.get("input")
-        if isinstance(reading, Mapping) and reading.get("malformed_lines"):
-            shown = ", ".join(str(x) for x in list(reading.get("malformed_line_numbers", []))[:10])
-            more = " ..." if int(reading["malformed_lines"]) > 10 else ""
-            lines.append(
-                f"{int(reading['malformed_lines']):,} malformed lines in the case file were not cases "
-                f"(lines {shown}{more})."
-            )
-        return lines
-
-    def __str__(self) -> str:
-        head = self._HEAD
-        rows = self._table_rows()
-        widths = [max(len(str(x)) for x in col) for col in zip(head, *rows, strict=True)]
-        lines = ["Triage summary per located country", *self._lead(), ""]
-        lines.append("  ".join(h.ljust(w) for h, w in zip(head, widths, strict=True)).rstrip())
-        lines.append("  ".join("-" * w for w in widths))
-        for row in rows:
-            lines.append("  ".join(str(x).ljust(w) for x, w in zip(row, widths, strict=True)).rstrip())
-        lines += ["", *self._footer()]
-        return "\n".join(lines)
-
-    def _footer(self) -> list[str]:
-        prov = self.provenance
-        out = []
-        policy = prov.get("policy")
-        if isinstance(policy, Mapping):
-            out.append(
-                f"Policy {policy.get('name')} (ipevidence {prov.get('library_version', __version__)})."
-            )
-        for db in prov.get("databases", []) or []:
-            if isinstance(db, Mapping):
-                out.append(
-                    f"Database {db.get('name')} (built {db.get('build_date')}, SHA-256 {db.get('sha256')}): "
-                    f"{int(db.get('cases', 0)):,} cases."
-                )
-        out.append("Countries, not regions: a valid case says the device was in that country, nothing finer.")
-        return out
-
-    def to_markdown(self, figure: str | None = None) -> str:
-        """Markdown; ``figure`` is the file name of the bar chart to show (None: none)."""
-        out = ["# Triage summary", "", *self._lead(), ""]
-        if figure:
-            out += [f"![Cases per located country, by outcome]({figure})", ""]
-        out.append("| " + " | ".join(self._HEAD) + " |")
-        out.append("|" + "---|" * len(self._HEAD))
-        for row in self._table_rows():
-            out.append("| " + " | ".join(str(x).replace("|", "\\|") for x in row) + " |")
-        out += ["", "Reason codes: see docs/triage.md.", ""]
-        out += [f"_{line}_" for line in self._footer()]
-        return "\n".join(out) + "\n"
-
-    def to_html(self, figure_uri: str | None = None) -> str:
-        """A self-contained HTML page; ``figure_uri`` a data URI of the bar chart (None: none)."""
-        rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in row) + "</tr>"
-            for row in self._table_rows()
-        )
-        head = "".join(f"<th>{html.escape(h)}</th>" for h in self._HEAD)
-        lead = "".join(f"<p>{html.escape(x)}</p>" for x in self._lead())
-        fig = (
-            f'<figure><img alt="Cases per located country, by outcome" src="{figure_uri}">'
-            "<figcaption>Cases per located country, by outcome</figcaption></figure>"
-            if figure_uri
-            else ""
-        )
-        foot = "".join(f"<p><em>{html.escape(x)}</em></p>" for x in self._footer())
-        codes = "".join(
-            f"<tr><td><code>{html.escape(r.code)}</code></td><td>{html.escape(r.outcome)}</td>"
-            f"<td>{html.escape(r.meaning)}</td></tr>"
-            for r in REASONS
-        )
-        return (
-            '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Triage summary</title>'
-            "<style>body{font-family:sans-serif;margin:2em;max-width:80em}table{border-collapse:collapse}"
-            "td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}img{max-width:100%}</style>"
-            f"</head><body><h1>Triage summary</h1>{lead}{fig}<table><thead><tr>{head}</tr></thead>"
-            f"<tbody>{rows}</tbody></table><h2>Reason codes</h2><table><thead><tr><th>Code</th>"
-            f"<th>Outcome</th><th>Meaning</th></tr></thead><tbody>{codes}</tbody></table>{foot}</body></html>\n"
-        )
 
 
 def _u16(codes: npt.NDArray[np.bytes_]) -> npt.NDArray[np.int64]:
