@@ -191,7 +191,8 @@ def _within_chord(
     """For each query (rows of unit vectors), whether some point lies within ``chord``
     (Euclidean, with a relative tolerance of 1e-12). Points are binned into cubes of side at least
     ``chord``: a point within ``chord`` of a query lies in one of the 27 cubes around the query's
-    cube, so only those points are measured."""
+    cube, so only those points are measured: first the query's own cube (where a near point
+    usually is), then the 26 around it for the queries still without one."""
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 3)
     qs = np.asarray(queries, dtype=np.float64).reshape(-1, 3)
     out = np.zeros(qs.shape[0], dtype=np.bool_)
@@ -212,28 +213,33 @@ def _within_chord(
     order = np.argsort(pkey, kind="stable")
     pkey, pts = pkey[order], pts[order]
     qcell = cells(qs)
-    offsets = np.array(
-        [(i, j, k) for i in (-1, 0, 1) for j in (-1, 0, 1) for k in (-1, 0, 1)], dtype=np.int64
-    )
     limit2 = limit * limit
     fullest = int(np.unique(pkey, return_counts=True)[1].max())
-    step = max(1, _PAIRS_PER_STEP // (27 * fullest))  # queries per step: a bounded number of pairs
-    for lo in range(0, qs.shape[0], step):
-        block = slice(lo, lo + step)
-        nk = key((qcell[block, None, :] + offsets[None, :, :]).reshape(-1, 3))
-        first = np.searchsorted(pkey, nk, side="left")
-        count = np.searchsorted(pkey, nk, side="right") - first
-        total = int(count.sum())
-        if total == 0:
-            continue
-        owner = np.repeat(np.arange(nk.shape[0], dtype=np.int64) // 27, count)
-        starts = np.repeat(first - np.concatenate(([0], np.cumsum(count)[:-1])), count)
-        cand = starts + np.arange(total, dtype=np.int64)
-        diff = pts[cand] - qs[block][owner]
-        near = np.einsum("ij,ij->i", diff, diff) <= limit2
-        hit = np.zeros(nk.shape[0] // 27, dtype=np.bool_)
-        hit[owner[near]] = True
-        out[block] |= hit
+
+    def measure(which: npt.NDArray[np.intp], offsets: npt.NDArray[np.int64]) -> None:
+        """Mark in ``out`` the queries ``which`` with a point within ``limit`` in the cubes at
+        ``offsets`` from their own (in steps of a bounded number of candidate pairs)."""
+        k = offsets.shape[0]
+        step = max(1, _PAIRS_PER_STEP // (k * fullest))
+        for lo in range(0, which.shape[0], step):
+            block = which[lo : lo + step]
+            nk = key((qcell[block, None, :] + offsets[None, :, :]).reshape(-1, 3))
+            first = np.searchsorted(pkey, nk, side="left")
+            count = np.searchsorted(pkey, nk, side="right") - first
+            total = int(count.sum())
+            if total == 0:
+                continue
+            owner = np.repeat(np.arange(nk.shape[0], dtype=np.int64) // k, count)
+            starts = np.repeat(first - np.concatenate(([0], np.cumsum(count)[:-1])), count)
+            cand = starts + np.arange(total, dtype=np.int64)
+            diff = pts[cand] - qs[block][owner]
+            near = np.einsum("ij,ij->i", diff, diff) <= limit2
+            out[block[np.unique(owner[near])]] = True
+
+    steps = (-1, 0, 1)
+    around = np.array([(i, j, k) for i in steps for j in steps for k in steps if (i, j, k) != (0, 0, 0)])
+    measure(np.arange(qs.shape[0], dtype=np.intp), np.zeros((1, 3), dtype=np.int64))
+    measure(np.flatnonzero(~out), around.astype(np.int64))
     return out
 
 
