@@ -41,7 +41,7 @@ def cmd_triage(ctx: Context) -> int:
     if not cases.is_file():
         raise errors.LogFormatError(f"{cases}: no such case file")
     triage = require("ipevidence.triage")
-    triage_io = require("ipevidence.triage_io")
+    triage_io = require("ipevidence.triage.files")
     ground_truths = [ctx.load_ground_truth()]
     if a.ground_truth_v6:
         from ..groundtruth import GroundTruth

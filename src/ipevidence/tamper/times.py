@@ -1,5 +1,5 @@
 """Times of log lines: from a log's time text to an aware datetime (used by every reader, and by
-the ``ipevidence triage`` case lists, :mod:`ipevidence.triage_read`).
+the ``ipevidence triage`` case lists, :mod:`ipevidence.triage.read`).
 
 :func:`make_time_parser` (ISO 8601 with ``Z`` and up to 7 fraction digits, Unix seconds or
 milliseconds, or a strptime format; a time without an offset is in the given zone), the zone

@@ -6,8 +6,8 @@
   meaning; docs/triage.md explains each), with the lookup tables behind them;
 * :func:`reason_code` gives a verdict's code (its :func:`decisive_criterion`).
 
-:mod:`ipevidence.triage_result` (which re-exports every name here) holds the results that carry
-these codes, :mod:`ipevidence.triage_summary` the per-country counts of them.
+:mod:`ipevidence.triage.result` (which re-exports every name here) holds the results that carry
+these codes, :mod:`ipevidence.triage.summary` the per-country counts of them.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any, Final
 import attrs
 import numpy as np
 
-from .verdict import INSUFFICIENT, NOT_VALID, VALID, Criterion, outcome_of
+from ..verdict import INSUFFICIENT, NOT_VALID, VALID, Criterion, outcome_of
 
 __all__ = [
     "CANNOT_ASSESS",

@@ -4,13 +4,13 @@ command.
 * :func:`write_results` writes a result's cases (CSV, JSON lines, Parquet with pyarrow),
   atomically; :func:`csv_lines` and :func:`text_columns` give the CSV text column by column, and
   ``_Writer`` is one results file being written batch by batch (what
-  :func:`~ipevidence.triage_io.triage_file` streams the merged cases into).
+  :func:`~ipevidence.triage.files.triage_file` streams the merged cases into).
 * :func:`cases_figure` draws the summary's bar chart of cases per located country, by outcome;
   ``_write_summary`` writes the summary as text, Markdown, HTML (the chart embedded) and JSON (with
   the provenance). The same inputs give the same bytes.
 
-Reading case lists is :mod:`ipevidence.triage_read`; the whole command is
-:func:`ipevidence.triage_io.triage_file`, which re-exports every name of this module.
+Reading case lists is :mod:`ipevidence.triage.read`; the whole command is
+:func:`ipevidence.triage.files.triage_file`, which re-exports every name of this module.
 """
 
 from __future__ import annotations
@@ -26,10 +26,10 @@ from typing import Any, Final
 import numpy as np
 import numpy.typing as npt
 
-from ._io import atomic_binary, atomic_text, atomic_write_bytes, atomic_write_text
-from .countries import COUNTRY_DTYPE
-from .jsonutil import canonical_json
-from .triage_result import (
+from .._io import atomic_binary, atomic_text, atomic_write_bytes, atomic_write_text
+from ..countries import COUNTRY_DTYPE
+from ..jsonutil import canonical_json
+from .result import (
     _NO_AGE,
     COLUMNS,
     OUTCOMES,
@@ -303,8 +303,8 @@ def cases_figure(summary: TriageSummary, top: int = 25) -> Any:
     """A horizontal bar chart of cases per located country (the ``top`` largest, the rest as
     "other", not located last), each bar split by outcome; a
     :class:`~ipevidence.report.document.Figure`, or None without matplotlib."""
-    from .report.document import Figure
-    from .report.figures import _pyplot, _to_png
+    from ..report.document import Figure
+    from ..report.figures import _pyplot, _to_png
 
     plt = _pyplot()
     if plt is None:

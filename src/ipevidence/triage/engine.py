@@ -25,14 +25,14 @@ The result, :class:`TriageResult`, is columnar (numpy), with :meth:`~TriageResul
 :meth:`~TriageResult.to_arrow` (pyarrow, the optional extra ``[arrow]``), iteration as
 :class:`TriageRecord` and :meth:`~TriageResult.summary` (a :class:`TriageSummary` per located
 country). Reason codes are in :data:`REASONS` (docs/triage.md explains each); reading case files and
-writing per-case results is :mod:`ipevidence.triage_io` (the ``ipevidence triage`` command).
+writing per-case results is :mod:`ipevidence.triage.files` (the ``ipevidence triage`` command).
 
 This module holds :func:`assess_many` and the engine :class:`Triage` (ground truths, databases,
 caches; one batch after another in :meth:`Triage.run`). The bulk parsing of the input columns is
-:mod:`ipevidence.triage_inputs`, the network checks in bulk :mod:`ipevidence.triage_networks`, the
-verdict's parts once per distinct input :mod:`ipevidence.triage_parts`; the results are
-:mod:`ipevidence.triage_result`, the reason codes :mod:`ipevidence.triage_reasons` and the summary
-:mod:`ipevidence.triage_summary`. Every name those held here before is re-exported.
+:mod:`ipevidence.triage.inputs`, the network checks in bulk :mod:`ipevidence.triage.networks`, the
+verdict's parts once per distinct input :mod:`ipevidence.triage.parts`; the results are
+:mod:`ipevidence.triage.result`, the reason codes :mod:`ipevidence.triage.reasons` and the summary
+:mod:`ipevidence.triage.summary`. Every name those held here before is re-exported.
 """
 
 from __future__ import annotations
@@ -44,31 +44,31 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from ._version import __version__
-from .countries import COUNTRY_DTYPE, NOT_LOCATED, known_mask
-from .errors import DatabaseSelectionError, InvalidParameterError
-from .groundtruth import GroundTruth
+from .._version import __version__
+from ..countries import COUNTRY_DTYPE, NOT_LOCATED, known_mask
+from ..errors import DatabaseSelectionError, InvalidParameterError
+from ..groundtruth import GroundTruth
 
-# the bulk input parsing, re-exported (its home is triage_inputs)
-from .triage_inputs import _NAT as _NAT
-from .triage_inputs import _Addresses as _Addresses
-from .triage_inputs import _as_list as _as_list
-from .triage_inputs import _factorize as _factorize
-from .triage_inputs import _is_missing as _is_missing
-from .triage_inputs import _parse_addresses as _parse_addresses
-from .triage_inputs import _parse_asns as _parse_asns
-from .triage_inputs import _parse_claims as _parse_claims
-from .triage_inputs import _parse_dates as _parse_dates
-from .triage_networks import networks_in_bulk
+# the bulk input parsing, re-exported (its home is .inputs)
+from .inputs import _NAT as _NAT
+from .inputs import _Addresses as _Addresses
+from .inputs import _as_list as _as_list
+from .inputs import _factorize as _factorize
+from .inputs import _is_missing as _is_missing
+from .inputs import _parse_addresses as _parse_addresses
+from .inputs import _parse_asns as _parse_asns
+from .inputs import _parse_claims as _parse_claims
+from .inputs import _parse_dates as _parse_dates
+from .networks import networks_in_bulk
 
-# the verdict's parts, re-exported (their home is triage_parts)
-from .triage_parts import _BITMAP_SPAN as _BITMAP_SPAN
-from .triage_parts import _Columns as _Columns
-from .triage_parts import _Part as _Part
-from .triage_parts import _signature as _signature
-from .triage_parts import _unique as _unique
-from .triage_parts import judge_parts
-from .triage_result import (
+# the verdict's parts, re-exported (their home is .parts)
+from .parts import _BITMAP_SPAN as _BITMAP_SPAN
+from .parts import _Columns as _Columns
+from .parts import _Part as _Part
+from .parts import _signature as _signature
+from .parts import _unique as _unique
+from .parts import judge_parts
+from .result import (
     _CODE,
     _NO_AGE,
     _OUTCOME,
@@ -83,15 +83,15 @@ from .triage_result import (
     decisive_criterion,
     reason_code,
 )
-from .triage_result import _u16 as _u16
+from .result import _u16 as _u16
 
 if TYPE_CHECKING:
-    from .assessment import EvidentialAssessor
-    from .backends.base import GeoBackend
-    from .catalog import DatabaseCatalog
-    from .networks import AsnTable, CloudRanges, ProviderRanges
-    from .policy import Policy
-    from .provenance import DatabaseInfo
+    from ..assessment import EvidentialAssessor
+    from ..backends.base import GeoBackend
+    from ..catalog import DatabaseCatalog
+    from ..networks import AsnTable, CloudRanges, ProviderRanges
+    from ..policy import Policy
+    from ..provenance import DatabaseInfo
 
 __all__ = [
     "CANNOT_ASSESS",
@@ -169,9 +169,9 @@ class Triage:
         cloud_ranges: CloudRanges | ProviderRanges | None = None,
         database_rule: str | os.PathLike[str] = "nearest-before",
     ) -> None:
-        from .assessment import _open_backend
-        from .catalog import DatabaseCatalog
-        from .policy import Policy
+        from ..assessment import _open_backend
+        from ..catalog import DatabaseCatalog
+        from ..policy import Policy
 
         self.policy = Policy.preset(policy) if isinstance(policy, str) else policy
         self.ground_truths = _open_ground_truths(ground_truth)
@@ -212,7 +212,7 @@ class Triage:
 
     def assessor(self, family: int, database: int) -> EvidentialAssessor:
         """The assessor of one family's ground truth and one database (built once)."""
-        from .assessment import EvidentialAssessor
+        from ..assessment import EvidentialAssessor
 
         key = (family, database)
         got = self._assessors.get(key)
@@ -232,7 +232,7 @@ class Triage:
         """What the run used: library version, policy, ground truths, databases (with the cases
         each judged), network data, reason codes. No wall-clock time: the same inputs give the
         same bytes."""
-        from .assessment import _gt_summary
+        from ..assessment import _gt_summary
 
         out: dict[str, Any] = {
             "library_version": __version__,
@@ -403,11 +403,11 @@ class Triage:
             line=None if lines is None else np.asarray(lines, dtype=np.int64).reshape(-1),
         )
 
-    # -- the network, as classify_for_evidence / classify_address would (triage_networks) -----
+    # -- the network, as classify_for_evidence / classify_address would (.networks) -----
 
     _networks = networks_in_bulk
 
-    # -- the verdict's parts, once per distinct input (triage_parts) ---------------------------
+    # -- the verdict's parts, once per distinct input (.parts) ---------------------------
 
     _judge = judge_parts
 

@@ -3,7 +3,7 @@
 :func:`networks_in_bulk` (the method :meth:`Triage._networks <ipevidence.triage.Triage._networks>`)
 finds every case's network as ``classify_for_evidence`` / ``classify_address`` would: the caller's
 ASN, else an IP-to-ASN table, then the policy's hosting ASNs and the cloud range files, each
-table and range file looked up once for all the cases that use it. :mod:`ipevidence.triage_parts`
+table and range file looked up once for all the cases that use it. :mod:`ipevidence.triage.parts`
 turns the result into the network's criteria.
 """
 
@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import numpy.typing as npt
 
-from .addresses import IPV4_DTYPE
+from ..addresses import IPV4_DTYPE
 
 if TYPE_CHECKING:
-    from .assessment import EvidentialAssessor
-    from .triage import Triage
+    from ..assessment import EvidentialAssessor
+    from .engine import Triage
 
 __all__ = ["networks_in_bulk"]
 
@@ -34,8 +34,8 @@ def networks_in_bulk(
     else the assessor's IP-to-ASN table, else (``network_data``) the shipped table nearest the
     case's date; a hosting ASN of the policy's set, else a cloud range file (the assessor's, or
     the shipped ones nearest the date)."""
-    from .networks import EXTENDED_HOSTING_ASNS as _HOSTING_NAMES
-    from .networks import CloudRanges, ProviderRanges, asn_table_for, shipped_cloud_ranges
+    from ..networks import EXTENDED_HOSTING_ASNS as _HOSTING_NAMES
+    from ..networks import CloudRanges, ProviderRanges, asn_table_for, shipped_cloud_ranges
 
     p = engine.policy
     fam = 4 if col.dtype == IPV4_DTYPE else 6

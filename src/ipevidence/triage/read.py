@@ -13,8 +13,8 @@ unknown country) is still a case, and its result says why it cannot be assessed.
 decoded (undecodable bytes counted) and capped per line by the tamper readers' plumbing
 (:mod:`ipevidence.tamper.reading`).
 
-Writing the results is :mod:`ipevidence.triage_write`; the whole command is
-:func:`ipevidence.triage_io.triage_file`, which re-exports every name of this module.
+Writing the results is :mod:`ipevidence.triage.write`; the whole command is
+:func:`ipevidence.triage.files.triage_file`, which re-exports every name of this module.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .errors import LogFormatError
+from ..errors import LogFormatError
 
 __all__ = [
     "DEFAULT_CHUNK",
@@ -119,7 +119,7 @@ def _day_reader(
 ) -> Callable[[Any], int]:
     """A function from a time field (text or number) to its evidence day, as days since
     1970-01-01 (``_NO_DAY``, NaT's integer, when unreadable)."""
-    from .tamper.readers import _time_parser, _zone
+    from ..tamper.readers import _time_parser, _zone
 
     zone = _zone(tz)
     day_zone = _zone(date_zone)
@@ -295,7 +295,7 @@ def read_cases(
     a file that cannot be read at all (no such file, a CSV header without a mapped column, an
     unknown encoding).
     """
-    from .tamper import readers as _readers
+    from ..tamper import readers as _readers
 
     path = Path(source)
     if not path.is_file():

@@ -1,9 +1,9 @@
 """Triage's per-country summary: cases per located country and reason code.
 
-:class:`TriageSummary` (made by :meth:`~ipevidence.triage_result.TriageResult.summary`) counts
+:class:`TriageSummary` (made by :meth:`~ipevidence.triage.result.TriageResult.summary`) counts
 cases per located country and reason code, and writes them as text, Markdown, HTML and canonical
-JSON with the provenance. The reason codes are :mod:`ipevidence.triage_reasons`; the per-case
-results are :mod:`ipevidence.triage_result` (which re-exports :class:`TriageSummary`).
+JSON with the provenance. The reason codes are :mod:`ipevidence.triage.reasons`; the per-case
+results are :mod:`ipevidence.triage.result` (which re-exports :class:`TriageSummary`).
 """
 
 from __future__ import annotations
@@ -16,14 +16,14 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from ._version import __version__
-from .countries import country_name
-from .jsonutil import canonical_json, to_jsonable
-from .triage_reasons import _CODE, _OUTCOME, CANNOT_ASSESS, OUTCOMES, REASONS
-from .verdict import INSUFFICIENT, NOT_VALID, VALID
+from .._version import __version__
+from ..countries import country_name
+from ..jsonutil import canonical_json, to_jsonable
+from ..verdict import INSUFFICIENT, NOT_VALID, VALID
+from .reasons import _CODE, _OUTCOME, CANNOT_ASSESS, OUTCOMES, REASONS
 
 if TYPE_CHECKING:
-    from .triage_result import TriageResult
+    from .result import TriageResult
 
 __all__ = ["TriageSummary"]
 

@@ -3,12 +3,12 @@
 :func:`judge_parts` (the method :meth:`Triage._judge <ipevidence.triage.Triage._judge>`) judges
 one family's and one database's assessable cases: the country's criteria once per (country,
 window), the network's once per (ASN known, provider) (the columns of
-:func:`~ipevidence.triage_networks.networks_in_bulk`), the claim's once per (located, claimed), the
+:func:`~ipevidence.triage.networks.networks_in_bulk`), the claim's once per (located, claimed), the
 database's once per the assessor's key, the likelihood ratio once per (Hp, located, window), then
 :func:`~ipevidence.verdict.outcome_of` once per distinct combination of the parts' results
 (:class:`_Part`, :func:`_unique`), broadcast to every case like it, into the per-case
 :class:`_Columns` that :class:`~ipevidence.triage.Triage` turns into a
-:class:`~ipevidence.triage_result.TriageResult`.
+:class:`~ipevidence.triage.result.TriageResult`.
 """
 
 from __future__ import annotations
@@ -21,14 +21,14 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .countries import COUNTRY_DTYPE
-from .triage_reasons import _CODE, _OUTCOME, reason_code
-from .triage_result import _u16
-from .verdict import Criterion, outcome_of
+from ..countries import COUNTRY_DTYPE
+from ..verdict import Criterion, outcome_of
+from .reasons import _CODE, _OUTCOME, reason_code
+from .result import _u16
 
 if TYPE_CHECKING:
-    from .assessment import EvidentialAssessor
-    from .triage import Triage
+    from ..assessment import EvidentialAssessor
+    from .engine import Triage
 
 __all__ = ["judge_parts"]
 

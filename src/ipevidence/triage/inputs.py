@@ -4,7 +4,7 @@ Each column is read once per distinct value, exactly as ``assess()`` reads one v
 addresses (:func:`_parse_addresses`: parsed, checked for global unicast), evidence dates
 (:func:`_parse_dates`), AS numbers (:func:`_parse_asns`) and claimed countries
 (:func:`_parse_claims`). A value ``assess()`` would refuse is marked with a reason code
-(:mod:`ipevidence.triage_reasons`), never raised. :mod:`ipevidence.triage` (which re-exports every
+(:mod:`ipevidence.triage.reasons`), never raised. :mod:`ipevidence.triage.engine` (which re-exports every
 name here) runs them.
 """
 
@@ -18,10 +18,10 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
-from .addresses import IPV4_DTYPE, IPV6_DTYPE, global_mask_v4, global_mask_v6, parse_address
-from .countries import COUNTRY_DTYPE, normalize_country
-from .errors import InvalidAddressError, InvalidParameterError, UnknownCountryError
-from .triage_reasons import _CODE
+from ..addresses import IPV4_DTYPE, IPV6_DTYPE, global_mask_v4, global_mask_v6, parse_address
+from ..countries import COUNTRY_DTYPE, normalize_country
+from ..errors import InvalidAddressError, InvalidParameterError, UnknownCountryError
+from .reasons import _CODE
 
 # --------------------------------------------------------------------------------------------
 # Columns in
@@ -133,7 +133,7 @@ def _parse_dates(values: Any, n: int) -> npt.NDArray[np.datetime64]:
     A ``datetime64`` column is read as calendar days; anything else per distinct value exactly as
     ``assess()`` reads a date (a ``date``, a ``datetime`` (its own calendar date) or an ISO string).
     """
-    from .assessment import _to_date
+    from ..assessment import _to_date
 
     if hasattr(values, "to_numpy") and not isinstance(values, np.ndarray):
         arr = values.to_numpy()
@@ -158,7 +158,7 @@ def _parse_asns(values: Any, n: int) -> tuple[npt.NDArray[np.int64], npt.NDArray
     """(ASN, 0 for none; mask of values that are not AS numbers) as ``assess(asn=...)`` checks
     them; None, NaN and pandas' NA mean "no ASN" (a float column, as pandas makes of integers with
     gaps, is read as integers)."""
-    from .assessment import check_asn
+    from ..assessment import check_asn
 
     if values is None:
         return np.zeros(n, np.int64), np.zeros(n, np.bool_)
