@@ -116,6 +116,8 @@ def _betacf(x: npt.NDArray[np.float64], a: npt.NDArray[np.float64], b: npt.NDArr
         active &= np.abs(delta - 1.0) > _EPS
         if not active.any():
             break
+    else:  # never seen within the degrees of freedom this path serves (at most 10,000)
+        raise ArithmeticError(f"incomplete beta continued fraction did not converge for a={a[active][:3]}")
     return h
 
 
@@ -183,6 +185,8 @@ def _t_upper(p: npt.NDArray[np.float64], df: npt.NDArray[np.float64]) -> Any:
         active[idx[done]] = False
         if not active.any():
             break
+    else:  # a quantile that is not converged is an error, never a silently wrong interval
+        raise ArithmeticError(f"t quantile did not converge for p={p[active][:3]}, df={df[active][:3]}")
     return u
 
 

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ._io import atomic_binary
+from ._npzfile import write_npz
 from .errors import GroundTruthFormatError
 
 __all__ = [
@@ -70,15 +71,8 @@ _FIXED_DTYPES: Final[Mapping[str, np.dtype[Any]]] = {
 
 def _write_members(path: Path, members: Mapping[str, npt.NDArray[Any]]) -> None:
     """Write a deterministic npz (fixed timestamps, sorted members) atomically."""
-    with atomic_binary(path) as out, zipfile.ZipFile(out, "w", allowZip64=True) as zf:
-        for name in sorted(members):
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            # stored, like numpy.savez: coordinates barely compress and deflate costs seconds
-            info.compress_type = zipfile.ZIP_STORED
-            info.external_attr = 0o644 << 16
-            info.create_system = 3
-            with zf.open(info, "w", force_zip64=True) as f:
-                np.lib.format.write_array(f, np.ascontiguousarray(members[name]), allow_pickle=False)
+    with atomic_binary(path) as out:
+        write_npz(out, members, compress=False)
 
 
 #: default bound on the declared size of a ground-truth file's arrays (GroundTruth.load(max_bytes=...))

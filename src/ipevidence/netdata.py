@@ -8,7 +8,8 @@ The package ships (``src/ipevidence/data/``, built by ``tools/build_network_data
   RouteViews, NRO and DB-IP data built 2026-06-17 (CC BY 4.0);
 * the providers' published cloud range files (gzip-compressed, content unchanged): AWS, Google
   Cloud, Oracle and DigitalOcean as downloaded on 2022-12-31 and Azure Service Tags as
-  downloaded on 2025-07-22.
+  downloaded on 2025-07-22; each also shipped parsed (``cloud-*.ranges.npz``,
+  :meth:`~ipevidence.cloudranges.ProviderRanges.load_npz`), which is what a verdict reads.
 
 The date rule (:func:`nearest_source`): for an evidence date, the shipped source whose date is
 nearest to it in days, the earlier source on a tie (what was known at the time of the evidence);
@@ -218,14 +219,11 @@ def _provider_ranges(file: str) -> ProviderRanges:
 
     src = next(s for s in shipped_sources() if s.file == file)
     _checked_bytes(src)
-    if src.parsed is not None:
-        # the file's parsed form, written by tools/build_network_data.py from this very file (a
-        # test checks that it equals a fresh parse): a few arrays instead of 100,000 prefixes
-        pr = ProviderRanges.load_npz(_checked_file(*src.parsed), name=src.parsed[0])
-    else:
-        own_date = src.date_source.startswith("the file's own")
-        with resources.as_file(resources.files(_PACKAGE).joinpath(src.file)) as path:
-            pr = ProviderRanges.load(path, src.provider, published=None if own_date else src.date)
+    if src.parsed is None:
+        raise RangeFileError(f"{MANIFEST} names no parsed form of {src.file}: reinstall ipevidence")
+    # the file's parsed form, written by tools/build_network_data.py from this very file (a test
+    # checks that it equals a fresh parse): a few arrays instead of 100,000 prefixes
+    pr = ProviderRanges.load_npz(_checked_file(*src.parsed), name=src.parsed[0])
     if pr.published != src.date or pr.sha256 != src.sha256:
         raise RangeFileError(
             f"{src.file}: dated {pr.published} and SHA-256 {pr.sha256} as read, {src.date} and "

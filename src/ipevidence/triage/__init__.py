@@ -25,18 +25,9 @@ the method and the reason codes. This package re-exports the public names of its
 from __future__ import annotations
 
 from .engine import Triage, assess_many
-from .result import (
-    CANNOT_ASSESS,
-    COLUMNS,
-    OUTCOMES,
-    REASONS,
-    Reason,
-    TriageRecord,
-    TriageResult,
-    TriageSummary,
-    decisive_criterion,
-    reason_code,
-)
+from .reasons import CANNOT_ASSESS, OUTCOMES, REASONS, Reason, decisive_criterion, reason_code
+from .result import COLUMNS, TriageRecord, TriageResult
+from .summary import TriageSummary
 
 __all__ = [
     "CANNOT_ASSESS",

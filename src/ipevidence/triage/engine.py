@@ -68,22 +68,8 @@ from .parts import _Part as _Part
 from .parts import _signature as _signature
 from .parts import _unique as _unique
 from .parts import judge_parts
-from .result import (
-    _CODE,
-    _NO_AGE,
-    _OUTCOME,
-    CANNOT_ASSESS,
-    COLUMNS,
-    OUTCOMES,
-    REASONS,
-    Reason,
-    TriageRecord,
-    TriageResult,
-    TriageSummary,
-    decisive_criterion,
-    reason_code,
-)
-from .result import _u16 as _u16
+from .reasons import _CODE, _OUTCOME, CANNOT_ASSESS
+from .result import _NO_AGE, TriageResult
 
 if TYPE_CHECKING:
     from ..assessment import EvidentialAssessor
@@ -93,20 +79,7 @@ if TYPE_CHECKING:
     from ..policy import Policy
     from ..provenance import DatabaseInfo
 
-__all__ = [
-    "CANNOT_ASSESS",
-    "COLUMNS",
-    "OUTCOMES",
-    "REASONS",
-    "Reason",
-    "Triage",
-    "TriageRecord",
-    "TriageResult",
-    "TriageSummary",
-    "assess_many",
-    "decisive_criterion",
-    "reason_code",
-]
+__all__ = ["Triage", "assess_many"]
 
 # --------------------------------------------------------------------------------------------
 # The engine

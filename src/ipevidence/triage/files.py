@@ -14,8 +14,8 @@
   country, then strength of evidence), written as results and summarised. The same inputs give
   the same bytes.
 
-Every name of :mod:`ipevidence.triage.read` and :mod:`ipevidence.triage.write` is re-exported
-here, so ``ipevidence.triage.files.X`` (and ``ipevidence.triage_io.X``) keeps working.
+The public names of :mod:`ipevidence.triage.read` and :mod:`ipevidence.triage.write` that the
+command's callers use are re-exported here (and by ``ipevidence.triage_io``).
 """
 
 from __future__ import annotations
@@ -35,51 +35,11 @@ import numpy.typing as npt
 from .._io import check_output_dir
 from ..errors import LogFormatError
 from .engine import Triage
-from .read import _BLOCK as _BLOCK
-from .read import _MAX_PROBLEMS as _MAX_PROBLEMS
-from .read import _NO_DAY as _NO_DAY
-from .read import (
-    DEFAULT_CHUNK,
-    CaseChunk,
-    CaseMapping,
-    CaseReading,
-    read_cases,
-)
-from .read import _asn_value as _asn_value
-from .read import _Builder as _Builder
-from .read import _claim_value as _claim_value
-from .read import _csv_cases as _csv_cases
-from .read import _day_reader as _day_reader
-from .read import _dig as _dig
-from .read import _jsonl_cases as _jsonl_cases
-from .read import _line_blocks as _line_blocks
-from .read import _mapped as _mapped
-from .result import REASONS, TriageResult, TriageSummary, sort_keys
-from .write import _COLOURS as _COLOURS
-from .write import _FREE_TEXT as _FREE_TEXT
-from .write import _NEEDS_QUOTES as _NEEDS_QUOTES
-from .write import _PARTS as _PARTS
-from .write import _WRITE_BATCH as _WRITE_BATCH
-from .write import (
-    RESULT_FORMATS,
-    cases_figure,
-    write_results,
-)
-from .write import _by_unique as _by_unique
-from .write import _countries as _countries
-from .write import _empty_result as _empty_result
-from .write import _floats as _floats
-from .write import _ints as _ints
-from .write import _json_row as _json_row
-from .write import _JsonRow as _JsonRow
-from .write import _pyarrow as _pyarrow
-from .write import _quoted as _quoted
-from .write import _table as _table
-from .write import _texts as _texts
-from .write import _write_summary as _write_summary
-from .write import _Writer as _Writer
-from .write import csv_lines as csv_lines
-from .write import text_columns as text_columns
+from .read import DEFAULT_CHUNK, CaseChunk, CaseMapping, CaseReading, read_cases
+from .reasons import REASONS
+from .result import TriageResult, sort_keys
+from .summary import TriageSummary
+from .write import RESULT_FORMATS, _pyarrow, _write_summary, _Writer, cases_figure, write_results
 
 __all__ = [
     "DEFAULT_CHUNK",

@@ -7,7 +7,7 @@
 
 The outcomes and reason codes (:data:`OUTCOMES`, :data:`REASONS`, :func:`reason_code`,
 :func:`decisive_criterion`) live in :mod:`ipevidence.triage.reasons` and the per-country summary
-(:class:`TriageSummary`) in :mod:`ipevidence.triage.summary`; both are re-exported here.
+(:class:`TriageSummary`) in :mod:`ipevidence.triage.summary`.
 :func:`ipevidence.triage.assess_many` makes results; :mod:`ipevidence.triage.files` writes them.
 """
 
@@ -24,41 +24,13 @@ import numpy.typing as npt
 
 from ..countries import COUNTRY_DTYPE
 from ..jsonutil import to_jsonable
-
-# the reason codes and the summary, re-exported (their home is .reasons / .summary)
-from .reasons import _CODE as _CODE
-from .reasons import _FAILED as _FAILED
-from .reasons import _OUTCOME as _OUTCOME
-from .reasons import _REASON_OUTCOME as _REASON_OUTCOME
-from .reasons import _UNMEASURED as _UNMEASURED
-from .reasons import (
-    CANNOT_ASSESS,
-    OUTCOMES,
-    REASONS,
-    Reason,
-    decisive_criterion,
-    reason_code,
-)
-from .reasons import _r as _r
-from .summary import _NOT_LOCATED_LABEL as _NOT_LOCATED_LABEL
-from .summary import TriageSummary
-from .summary import _s2_text as _s2_text
+from .reasons import OUTCOMES, REASONS
+from .summary import TriageSummary, _s2_text
 
 if TYPE_CHECKING:
     from ..provenance import DatabaseInfo
 
-__all__ = [
-    "CANNOT_ASSESS",
-    "COLUMNS",
-    "OUTCOMES",
-    "REASONS",
-    "Reason",
-    "TriageRecord",
-    "TriageResult",
-    "TriageSummary",
-    "decisive_criterion",
-    "reason_code",
-]
+__all__ = ["COLUMNS", "TriageRecord", "TriageResult", "arrow_table", "sort_keys"]
 
 # --------------------------------------------------------------------------------------------
 # The result

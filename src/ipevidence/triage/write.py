@@ -29,15 +29,9 @@ import numpy.typing as npt
 from .._io import atomic_binary, atomic_text, atomic_write_bytes, atomic_write_text
 from ..countries import COUNTRY_DTYPE
 from ..jsonutil import canonical_json
-from .result import (
-    _NO_AGE,
-    COLUMNS,
-    OUTCOMES,
-    REASONS,
-    TriageResult,
-    TriageSummary,
-    arrow_table,
-)
+from .reasons import OUTCOMES, REASONS
+from .result import _NO_AGE, COLUMNS, TriageResult, arrow_table
+from .summary import TriageSummary
 
 __all__ = [
     "RESULT_FORMATS",
