@@ -2,6 +2,7 @@
 
     python benchmarks/build.py [--days 60] [--probes 30000] [--repeat 3] [--archive-dir DIR]
                                [--dask-days 20] [--dask-workers 1,2,4] [--skip-dask] [--skip-local]
+                               [--breakdown-days 5]
 
 On N generated days of realistic size (30,000 probes, the real archive's verbose record shape,
 both record shapes mixed: about 1 MB of bzip2 and 20 MB of JSON a day), measured in the same run:
@@ -25,6 +26,14 @@ both record shapes mixed: about 1 MB of bzip2 and 20 MB of JSON a day), measured
     storage); speed-up against 1 worker, and the bytes moved per day (what a worker sends back:
     the pickled day's columns; what it reads: the archive file). All cluster sizes are started
     first and each repetition runs every size and mode back to back (paired under the same load).
+(d) where one day's CPU goes beyond bzip2, in this process (``--breakdown-days`` days): the
+    library's ``parse_day(threads=1)``, and within it the two costs no pure-Python reader can
+    skip: scanning the whole JSON text (msgspec decoding into records that keep no field) and
+    parsing the address strings (``socket.inet_pton`` alone); with (a)'s CPU of the building
+    process per day, what 1.15x leaves for building the values, type checks and columns;
+(e) an idealised reader on one clean generated day (flat records, every value well typed): typed
+    msgspec records, no check of its own, the bare numpy columns; with the building process, the
+    best ratio to the floor any reader built on msgspec and numpy could reach.
 
 Each measurement runs ``--repeat`` times; times are medians (min, max in brackets) and each
 ratio is the median of the per-repetition ratios (the two sides run back to back). The load
@@ -40,19 +49,28 @@ import concurrent.futures as cf
 import contextlib
 import datetime as dt
 import functools
+import gc
+import ipaddress
+import itertools
 import multiprocessing
+import operator
 import os
 import pickle
 import resource
+import socket
 import statistics
 import sys
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ipevidence.archive import LocalArchive, ParsedDayCache, parse_file
+import msgspec
+import numpy as np
+
+from ipevidence.archive import LocalArchive, ParsedDayCache, parse_day, parse_file
 from ipevidence.archive.days import default_workers
 from ipevidence.history import build_ground_truth
 from ipevidence.synthetic.archive import SyntheticArchiveConfig, generate_archive
@@ -108,19 +126,25 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - t0
 
 
+def own_cpu_seconds() -> float:
+    """CPU time (user + system) of this process alone."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    return own.ru_utime + own.ru_stime
+
+
 def cpu_seconds() -> float:
     """CPU time (user + system) of this process and of every child process it has waited for
     (the pools' workers, once their pool is shut down)."""
-    own = resource.getrusage(resource.RUSAGE_SELF)
     kids = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
+    return own_cpu_seconds() + kids.ru_utime + kids.ru_stime
 
 
-def timed_cpu(fn: Callable[[], object]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds of this process and its children) of ``fn()``."""
-    c0 = cpu_seconds()
+def timed_cpu(fn: Callable[[], object]) -> tuple[float, float, float]:
+    """(wall seconds, CPU seconds of this process and its children, CPU seconds of this process
+    alone) of ``fn()``."""
+    c0, o0 = cpu_seconds(), own_cpu_seconds()
     wall = timed(fn)
-    return wall, cpu_seconds() - c0
+    return wall, cpu_seconds() - c0, own_cpu_seconds() - o0
 
 
 def fmt(times: Sequence[float]) -> str:
@@ -133,13 +157,14 @@ def build(root: Path, days: int, **kw: Any) -> Any:
 
 
 def local(root: Path, files: Sequence[Path], days: int, repeat: int, workers: int) -> dict[str, Any]:
-    floors, colds, ratios, first_runs, cpu_ratios = [], [], [], [], []
+    floors, colds, ratios, first_runs, cpu_ratios, own = [], [], [], [], [], []
     warm_new, warm_old, warm_ratios = [], [], []
     rows = set()
     with tempfile.TemporaryDirectory() as tmp:
         for rep in range(repeat):
-            f, f_cpu = timed_cpu(lambda: floor(files, workers))
-            c, c_cpu = timed_cpu(lambda: rows.add(len(build(root, days, cache=None, workers=workers))))
+            f, f_cpu, _ = timed_cpu(lambda: floor(files, workers))
+            c, c_cpu, c_own = timed_cpu(lambda: rows.add(len(build(root, days, cache=None, workers=workers))))
+            own.append(c_own)
             floors.append(f)
             colds.append(c)
             ratios.append(c / f)
@@ -162,12 +187,145 @@ def local(root: Path, files: Sequence[Path], days: int, repeat: int, workers: in
         "cold": colds,
         "ratio": statistics.median(ratios),
         "cpu_ratio": statistics.median(cpu_ratios),
+        "own_cpu": statistics.median(own),
         "first": first_runs,
         "warm_new": warm_new,
         "warm_old": warm_old,
         "warm_ratio": statistics.median(warm_ratios),
         "rows": rows.pop(),
     }
+
+
+class _Nothing(msgspec.Struct):
+    """A record of which nothing is kept: decoding a day into a list of these reads every byte
+    of its JSON and builds no value (unknown fields are skipped): the least any JSON reader does."""
+
+
+class _ScanTop(msgspec.Struct):
+    objects: list[_Nothing]
+
+
+_SCAN = msgspec.json.Decoder(_ScanTop)
+
+
+def cpu_ms(fn: Callable[[], object], repeat: int) -> float:
+    """Median CPU milliseconds of ``fn()`` in this process, the garbage collector paused (as the
+    library pauses it while it builds a day's objects)."""
+    times = []
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            t0 = time.process_time()
+            fn()
+            times.append(time.process_time() - t0)
+    finally:
+        gc.enable()
+    return 1000 * statistics.median(times)
+
+
+def _pton_all(family: int, texts: Sequence[str]) -> bytes:
+    return b"".join(map(socket.inet_pton, itertools.repeat(family), texts))
+
+
+def _one_day(raw: bytes, day: dt.date, repeat: int) -> dict[str, float]:
+    text = bz2.decompress(raw)
+    snap = parse_day(raw, day, threads=1)
+    v4 = [str(ipaddress.IPv4Address(int(a))) for a in snap.ipv4[snap.ipv4_valid]]
+    v6 = [str(ipaddress.IPv6Address(bytes(a).ljust(16, b"\0"))) for a in snap.ipv6[snap.ipv6_valid]]
+    return {
+        "bzip2": cpu_ms(lambda: bz2.decompress(raw), repeat),
+        "parse_day": cpu_ms(lambda: parse_day(raw, day, threads=1), repeat),
+        "scan": cpu_ms(lambda: _SCAN.decode(text), repeat),
+        "addresses": cpu_ms(lambda: (_pton_all(socket.AF_INET, v4), _pton_all(socket.AF_INET6, v6)), repeat),
+    }
+
+
+class _Typed(msgspec.Struct, gc=False):
+    """The fields the method reads, typed: msgspec checks and converts them in C (any value of
+    another type fails the whole piece, so this only reads clean days)."""
+
+    id: int
+    status_name: str | None = None
+    country_code: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    address_v4: str | None = None
+    address_v6: str | None = None
+    asn_v4: int | None = None
+    asn_v6: int | None = None
+
+
+_TYPED = msgspec.json.Decoder(list[_Typed])
+_STATUS = {"Connected": 1, "Disconnected": 2, "Abandoned": 3, "Never Connected": 4, "Written Off": 5}
+
+
+def _pieces(text: bytes, size: int = 1 << 19) -> list[bytes]:
+    """``[record, ...]`` pieces of about ``size`` bytes of a clean generated day (flat records,
+    each starting with ``{"address_v4":``), as the library decodes a day piece by piece."""
+    body = text[text.index(b"[") + 1 : text.rindex(b"]")]
+    out, pos = [], 0
+    while pos < len(body):
+        cut = body.find(b'},{"address_v4":', pos + size)
+        stop = len(body) if cut < 0 else cut + 1
+        out.append(b"[" + body[pos:stop] + b"]")
+        pos = stop + 1
+    return out
+
+
+def _ideal_columns(piece: bytes) -> None:
+    """The columns of one piece as an idealised reader builds them: typed records, no check of any
+    kind, addresses left as text (the addresses are measured on their own)."""
+    ids, names, countries, lats, lons, v4, v6, asn4, asn6 = zip(
+        *map(msgspec.structs.astuple, _TYPED.decode(piece)), strict=True
+    )
+    np.array(ids, dtype=np.int32)
+    np.array(list(map(_STATUS.get, names)), dtype=np.float64)
+    np.frombuffer("".join(countries).encode("ascii"), dtype="S2")
+    for column in (lats, lons, asn4, asn6):
+        np.array(column, dtype=np.float64)
+    for column in (v4, v6):
+        np.fromiter(map(operator.is_not, column, itertools.repeat(None)), dtype=np.bool_, count=len(column))
+
+
+def ideal_reader(directory: Path, probes: int, repeat: int) -> dict[str, float]:
+    """CPU milliseconds, on one CLEAN generated day (flat records, no wrong-typed, invalid or
+    missing value), of bzip2, of the library's ``parse_day`` and of an idealised pure-Python
+    reader (:func:`_ideal_columns` over the same pieces), plus the scan and the addresses."""
+    config = SyntheticArchiveConfig(
+        seed=16,
+        start=START,
+        end=START,
+        n_probes=probes,
+        record_shape="flat",
+        verbose_records=True,
+        missing_day_rate=0.0,
+        corrupt_days=0,
+        wrong_type_rate=0.0,
+        bad_coordinates_rate=0.0,
+        bad_country_rate=0.0,
+        lowercase_country_rate=0.0,
+        bad_address_rate=0.0,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the generator's address plan: irrelevant to a parse
+        generate_archive(directory, config)
+    raw = next(directory.rglob("*.json.bz2")).read_bytes()
+    out = _one_day(raw, START, repeat)
+    pieces = _pieces(bz2.decompress(raw))
+    out["ideal"] = cpu_ms(lambda: list(map(_ideal_columns, pieces)), repeat)
+    return out
+
+
+def breakdown(files: Sequence[Path], repeat: int) -> dict[str, float]:
+    """Per-day CPU milliseconds (medians over ``files``) of what one worker does to a day, and of
+    the two things no pure-Python reader can skip: scanning the whole JSON text (msgspec into
+    records that keep nothing) and parsing the addresses (``socket.inet_pton`` on each address
+    string, nothing else)."""
+    parts: dict[str, list[float]] = {}
+    for k, f in enumerate(files):
+        for key, value in _one_day(f.read_bytes(), START + dt.timedelta(days=k), repeat).items():
+            parts.setdefault(key, []).append(value)
+    return {key: statistics.median(values) for key, values in parts.items()}
 
 
 def moved_per_day(files: Sequence[Path]) -> tuple[float, float]:
@@ -214,6 +372,42 @@ def dask(root: Path, days: int, repeat: int, sizes: Sequence[int]) -> dict[tuple
     return out
 
 
+def print_breakdown(ms: dict[str, float], days: int, own: float | None) -> None:
+    """Section (d): where the CPU of a day goes beyond bzip2, and what 1.15x leaves."""
+    extra = ms["parse_day"] - ms["bzip2"]
+    rest = extra - ms["scan"] - ms["addresses"]
+    allowed = 0.15 * ms["bzip2"]
+    print(f"\n(d) one day's CPU in one process (median of {days} days, ms; garbage collector paused)")
+    print(f"  bzip2 (what the floor does)                     {ms['bzip2']:7.1f}")
+    share = extra / ms["bzip2"]
+    print(f"  parse_day(threads=1) beyond bzip2               {extra:7.1f}  ({share:.1%} of bzip2)")
+    print("    of which no pure-Python reader skips:")
+    print(f"      scanning the JSON (msgspec, nothing built)  {ms['scan']:7.1f}")
+    print(f"      parsing the addresses (inet_pton alone)     {ms['addresses']:7.1f}")
+    print(f"    building the values, type checks, columns     {rest:7.1f}")
+    if own is not None:
+        print(f"  the building process, per day (from (a))        {own:7.1f}  (unpickle, filter, link)")
+        left = allowed - ms["scan"] - ms["addresses"] - own
+        print(f"  1.15x allows {allowed:.1f} ms a day beyond bzip2; after the scan, the addresses and the")
+        print(f"  building process, {left:.1f} ms are left for what takes {rest:.1f} ms today")
+
+
+def print_ideal(ms: dict[str, float], own: float | None) -> None:
+    """Section (e): the idealised reader on a clean day."""
+    bz = ms["bzip2"]
+    ideal = ms["ideal"] + ms["addresses"]
+    today = ms["parse_day"] - bz
+    print("\n(e) one CLEAN generated day (flat records, every value well typed), CPU ms in one process")
+    print(f"  bzip2                                           {bz:7.1f}")
+    print(f"  parse_day(threads=1) beyond bzip2               {today:7.1f}  ({today / bz:.1%} of bzip2)")
+    print("  idealised reader: typed msgspec records, no check at all, the bare numpy columns")
+    label = f"(scan {ms['scan']:.1f} included) + the addresses ({ms['addresses']:.1f})"
+    print(f"    {label:<46}{ideal:7.1f}  ({ideal / bz:.1%} of bzip2)")
+    if own is not None:
+        best = 1 + (ideal + own) / bz
+        print(f"  with the building process ({own:.1f} ms a day, from (a)): {best:.3f}x the floor, at best")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument("--days", type=int, default=60)
@@ -224,6 +418,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--dask-workers", default="1,2,4")
     ap.add_argument("--skip-dask", action="store_true")
     ap.add_argument("--skip-local", action="store_true")
+    ap.add_argument("--breakdown-days", type=int, default=5, help="days for (d); 0 skips (d) and (e)")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         root = args.archive_dir or Path(tmp) / "archive"
@@ -246,6 +441,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  now: hits read on threads, no pool      {fmt(r['warm_new'])}")
             print(f"  now / before (median of per-run ratios)  {r['warm_ratio']:7.2f}x   target <= 0.7x")
             print(load())
+        if args.breakdown_days > 0:
+            own = r["own_cpu"] / args.days * 1000 if not args.skip_local else None
+            print_breakdown(breakdown(files[: args.breakdown_days], args.repeat), args.breakdown_days, own)
+            print_ideal(ideal_reader(Path(tmp) / "clean", args.probes, args.repeat), own)
         if not args.skip_dask:
             sizes = [int(x) for x in args.dask_workers.split(",")]
             print(f"\n(c) Dask LocalCluster, {args.dask_days} days cold, {args.repeat} runs per row")

@@ -22,7 +22,7 @@ from .parse import (
     DEFAULT_MAX_DECODE_MEMORY,
     DEFAULT_MAX_DECOMPRESSED,
     DEFAULT_MAX_RECORDS,
-    parse_day,
+    _parse_raw,
     read_day_file,
 )
 from .snapshot import DaySnapshot
@@ -68,9 +68,12 @@ def parse_file(
         if known is not None:
             return known
     try:
-        snap = parse_day(
+        snap = _parse_raw(
             raw,
             day,
+            name=name,
+            path=None,
+            sha=sha,
             max_decompressed=max_decompressed,
             max_records=max_records,
             max_decode_memory=max_decode_memory,
@@ -82,8 +85,6 @@ def parse_file(
             _cache_write(cache.put_corrupt, sha, exc.reason)
         return ("corrupt", None, (exc.reason, sha))
     del raw
-    src = ArchiveDay(day=day, status="ok", name=name, sha256=sha)
-    snap = DaySnapshot(day=day, counts=snap.counts, source=src, **snap.columns())  # type: ignore[arg-type]
     if cache is not None:
         _cache_write(cache.put, sha, snap)
     return ("ok", snap, None)

@@ -217,7 +217,34 @@ def parse_day(
         if name is None:
             raise ValueError("parse_day(bytes) needs day=")
         day = day_from_name(name)
-    sha = hashlib.sha256(raw).hexdigest()
+    return _parse_raw(
+        raw,
+        day,
+        name=name,
+        path=path,
+        sha=hashlib.sha256(raw).hexdigest(),
+        max_decompressed=max_decompressed,
+        max_records=max_records,
+        max_decode_memory=max_decode_memory,
+        threads=threads,
+    )
+
+
+def _parse_raw(
+    raw: bytes,
+    day: dt.date,
+    *,
+    name: str | None,
+    path: str | None,
+    sha: str,
+    max_decompressed: int,
+    max_records: int,
+    max_decode_memory: int,
+    threads: int | None,
+) -> DaySnapshot:
+    """:func:`parse_day` of the raw bytes of a file whose SHA-256 (``sha``) the caller has
+    already computed (a pool worker hashes the file once, to look it up in the parsed-day cache);
+    ``name`` and ``path`` go into the snapshot's source and into errors."""
 
     def fail(reason: str) -> ArchiveCorruptError:
         return ArchiveCorruptError(reason, path=path, day=day, sha256=sha)
