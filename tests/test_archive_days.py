@@ -183,3 +183,40 @@ def test_snapshot_file_roundtrip_and_damage(archive: tuple[Path, SyntheticTruth]
     with pytest.raises(ValueError, match="unreadable"):
         load_snapshot(cache.path_for(sha))
     assert [p.name for p in tmp_path.rglob(".*")] == []  # no temporary files left behind
+
+
+def test_a_pool_worker_gives_parse_days_snapshot_and_the_file_verdicts(
+    archive: tuple[Path, SyntheticTruth],
+) -> None:
+    """``parse_file`` (what a pool worker runs; it hashes the file once) gives exactly the
+    snapshot ``parse_day(path)`` gives, source record included, and a corrupt day's reason and
+    SHA-256."""
+    from ipevidence.archive import parse_file
+    from ipevidence.errors import ArchiveCorruptError
+
+    root, truth = archive
+    seen = {"ok": 0, "corrupt": 0}
+    for day, name in sorted(truth.files.items()):
+        path = root / name
+        status, snap, bad = parse_file(str(path), day)
+        if day in truth.corrupt_days:
+            assert (status, snap) == ("corrupt", None)
+            assert bad is not None
+            with pytest.raises(ArchiveCorruptError) as err:
+                parse_day(path)
+            assert bad == (err.value.reason, sha256_file(path))
+            seen["corrupt"] += 1
+            continue
+        want = parse_day(path)
+        assert status == "ok"
+        assert bad is None
+        assert snap is not None
+        assert snap.source == want.source
+        assert snap.source is not None
+        assert snap.source.name == path.name
+        assert snap.source.sha256 == sha256_file(path)
+        assert snap.counts == want.counts
+        assert_same_columns(snap, want)
+        seen["ok"] += 1
+    assert seen["corrupt"] == 1
+    assert seen["ok"] >= 5
